@@ -1,0 +1,274 @@
+"""The ``accord`` command.
+
+Kept light at import time: ``accord --help`` loads click only; each command imports the
+application when it runs. Errors print one line on stderr and exit 1.
+"""
+
+import os
+import sys
+
+import click
+
+DEFAULT_INSTANCE = "./instance"
+
+
+class Context:
+    """What every command shares: the instance folder and the app made from it."""
+
+    def __init__(self, instance, database_url):
+        self.instance = instance
+        self.database_url = database_url
+        self._app = None
+
+    def settings(self):
+        settings = {"INSTANCE_PATH": self.instance}
+        if self.database_url:
+            settings["DATABASE_URL"] = self.database_url
+        return settings
+
+    @property
+    def app(self):
+        if self._app is None:
+            from accord.core import create_app
+
+            self._app = create_app(self.settings())
+        return self._app
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+class AccordGroup(click.Group):
+    """Turns known failures into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence for a CLI
+            click.echo(f"Error: {describe_error(exc)}", err=True)
+            if os.environ.get("ACCORD_DEBUG"):
+                raise
+            ctx.exit(1)
+
+
+def describe_error(exc):
+    from accord.core.errors import AccordError
+
+    if isinstance(exc, AccordError):
+        details = "; ".join(f"{name}: {' '.join(map(str, reasons))}" for name, reasons in exc.fields.items())
+        return f"{exc.message} {details}".strip()
+    name = type(exc).__name__
+    if name == "OperationalError":
+        return f"cannot use the database: {getattr(exc, 'orig', exc)}"
+    return str(exc) or name
+
+
+@click.group(cls=AccordGroup)
+@click.option("--instance", envvar="ACCORD_INSTANCE_PATH", default=DEFAULT_INSTANCE, show_default=True,
+              type=click.Path(file_okay=False), help="Instance folder: SQLite file, uploads, outbox, logs.")
+@click.option("--database-url", envvar="ACCORD_DATABASE_URL", default=None,
+              help="Database URL; default is a SQLite file in the instance folder.")
+@click.version_option(package_name="accord-crm", prog_name="accord")
+@click.pass_context
+def main(ctx, instance, database_url):
+    """Accord: a plugin-based, extensible CRM."""
+    ctx.obj = Context(instance, database_url)
+
+
+@main.command()
+@click.option("--admin-email", prompt="Administrator email")
+@click.option("--admin-password", prompt="Administrator password", hide_input=True, confirmation_prompt=True)
+@click.option("--admin-name", default="Administrator", show_default=True)
+@pass_context
+def init(obj, admin_email, admin_password, admin_name):
+    """Create the database (or bring it up to date) and the first administrator."""
+    from accord.core.accounts import ensure_admin
+    from accord.core.migrate import upgrade
+
+    if len(admin_password) < 8:
+        raise click.ClickException("the administrator password needs at least 8 characters")
+    upgrade(obj.app)
+    with obj.app.app_context():
+        user, created = ensure_admin(admin_email, admin_password, admin_name)
+    state = "created" if created else "already exists"
+    click.echo(f"Instance ready at {obj.app.instance_path}; administrator {user.email} {state}.")
+
+
+@main.group()
+def db():
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_context
+def db_upgrade(obj):
+    """Apply pending migrations of the core tables."""
+    from accord.core.migrate import current_revision, upgrade
+
+    upgrade(obj.app)
+    click.echo(f"Database at revision {current_revision(obj.app)}.")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
+@pass_context
+def serve(obj, host, port, workers, threads):
+    """Serve the instance with gunicorn."""
+    from accord.core.serving import serve as run
+
+    run(obj.settings(), host=host, port=port, workers=workers, threads=threads)
+
+
+@main.command()
+@click.option("--vertical", default=None, help="Vertical pack to apply (arrives with vertical packs).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--no-serve", is_flag=True, help="Prepare the demo instance and exit.")
+@pass_context
+def demo(obj, vertical, host, port, no_serve):
+    """Create a demo instance with sample data and serve it on this machine."""
+    from accord.core.demo import prepare_demo
+    from accord.core.serving import serve as run
+
+    if vertical:
+        raise click.ClickException(f"no vertical pack named {vertical!r} is installed")
+    login = prepare_demo(obj.app, progress=lambda text: click.echo(text, err=True))
+    url = f"http://{host}:{port}"
+    click.echo(f"Accord demo at {url}")
+    click.echo(f"  sign in as {login['email']} / {login['password']}")
+    click.echo(f"  try: curl -H 'Authorization: Bearer {login['token']}' {url}/api/v1/contacts?limit=5")
+    click.echo(f"  API description: {url}/api/v1/openapi.json")
+    click.echo(login["token"])
+    if not no_serve:
+        run(obj.settings(), host=host, port=port, workers=1, threads=8)
+
+
+@main.group()
+def tokens():
+    """API tokens."""
+
+
+@tokens.command("create")
+@click.option("--user", "email", required=True, help="Email of the user the token acts as.")
+@click.option("--name", default="cli", show_default=True)
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(["read", "write"]),
+              help="Repeat for several; default read and write.")
+@click.option("--days", type=click.IntRange(1, 3650), default=None, help="Expire after this many days.")
+@pass_context
+def tokens_create(obj, email, name, scopes, days):
+    """Create a token; it is printed once, alone on the last line."""
+    from accord.core.accounts import find_user
+    from accord.core.tokens import create_token
+
+    with obj.app.app_context():
+        user = find_user(email)
+        token = create_token(user, name=name, scopes=scopes or ("read", "write"), days=days)
+    click.echo(f"Token {name!r} for {user.email}:", err=True)
+    click.echo(token)
+
+
+@main.group()
+def fields():
+    """Custom fields on any record type."""
+
+
+@fields.command("list")
+@click.argument("record_type")
+@pass_context
+def fields_list(obj, record_type):
+    """List the fields of RECORD_TYPE (custom ones marked)."""
+    from accord.core.errors import NotFound
+    from accord.core.registry import current_accord
+
+    with obj.app.app_context():
+        rt = current_accord().catalog().type(record_type)
+        if rt is None:
+            raise NotFound(f"There is no record type {record_type!r}.")
+        for f in rt.fields.values():
+            flags = [flag for flag in ("required", "indexed", "searchable", "pii") if getattr(f, flag)]
+            origin = "custom" if f.custom else "built-in"
+            click.echo(f"{f.name:24} {f.kind:13} {origin:9} {' '.join(flags)}")
+
+
+@fields.command("add")
+@click.argument("record_type")
+@click.argument("name")
+@click.option("--kind", required=True, help="text, long_text, integer, decimal, money, date, datetime, "
+                                             "boolean, choice, multi_choice, email, phone, url, reference")
+@click.option("--label", default=None)
+@click.option("--required", is_flag=True)
+@click.option("--choice", "choices", multiple=True, help="A choice key (repeat); for choice and multi_choice.")
+@click.option("--reference", default=None, help="Record type a reference field points at.")
+@click.option("--indexed", is_flag=True, help="Create an index so filters and sorts on it stay fast.")
+@click.option("--searchable", is_flag=True, help="Include in global search.")
+@click.option("--pii", is_flag=True, help="The value identifies a person.")
+@click.option("--help-text", "help_text", default="", help="Help shown next to the field.")
+@pass_context
+def fields_add(obj, record_type, name, kind, label, required, choices, reference, indexed, searchable, pii, help_text):
+    """Add custom field NAME to RECORD_TYPE."""
+    from accord.core.customfields import add_field
+    from accord.core.records import Actor
+
+    spec = {"name": name, "kind": kind, "required": required, "indexed": indexed,
+            "searchable": searchable, "pii": pii, "help": help_text}
+    if label:
+        spec["label"] = label
+    if choices:
+        spec["choices"] = list(choices)
+    if reference:
+        spec["reference"] = reference
+    with obj.app.app_context():
+        f = add_field(record_type, spec, Actor(user_id=None, source="cli", is_admin=True, name="cli"))
+    click.echo(f"Added {record_type}.{f.name} ({f.kind}).")
+
+
+@fields.command("remove")
+@click.argument("record_type")
+@click.argument("name")
+@click.option("--purge", is_flag=True, help="Also erase the stored values (otherwise kept, hidden).")
+@pass_context
+def fields_remove(obj, record_type, name, purge):
+    """Remove custom field NAME from RECORD_TYPE."""
+    from accord.core.customfields import remove_field
+
+    with obj.app.app_context():
+        remove_field(record_type, name, purge=purge)
+    kept = "and its values erased" if purge else "(values kept; add it again to bring them back)"
+    click.echo(f"Removed {record_type}.{name} {kept}.")
+
+
+@main.command("import")
+@click.argument("record_type")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--as-user", "email", default=None, help="Email of the user the records are created by.")
+@pass_context
+def import_records(obj, record_type, file, email):
+    """Create RECORD_TYPE records from a CSV or JSON-lines FILE. Every row is checked
+    before any is written; one bad row means nothing is imported."""
+    from accord.core.transfer import import_file
+
+    with obj.app.app_context():
+        count = import_file(record_type, file, email)
+    click.echo(f"Imported {count} {record_type} record(s).")
+
+
+@main.command("export")
+@click.argument("record_type")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--trashed", is_flag=True, help="Export the trash instead of live records.")
+@pass_context
+def export_records(obj, record_type, fmt, trashed):
+    """Write every RECORD_TYPE record to standard output."""
+    from accord.core.transfer import export_records as run
+
+    with obj.app.app_context():
+        run(record_type, fmt, sys.stdout, trashed=trashed)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""The horizontal kernel of Accord and its public API.
+
+Plugins import from here and nowhere deeper: what is listed in ``__all__`` is the
+promise; everything else may change.
+"""
+
+from .app import create_app
+from .db import db
+from .descriptors import Choice, Field, RecordType, RecordTypeOptions, Relation, record_field
+from .errors import (
+    AccordError, BadRequest, Conflict, Forbidden, NotFound, PreconditionFailed, RecordInvalid,
+)
+from .hookspecs import HOOK_CONTRACT_VERSION, hookimpl
+from .models import RecordColumns, live_indexes
+from .records import SYSTEM, Actor, Record
+from .registry import current_accord
+
+__all__ = [
+    "create_app", "db", "hookimpl", "HOOK_CONTRACT_VERSION", "current_accord",
+    "Record", "Actor", "SYSTEM", "RecordType", "RecordTypeOptions", "Relation", "Field", "Choice",
+    "record_field", "RecordColumns", "live_indexes",
+    "AccordError", "BadRequest", "Conflict", "Forbidden", "NotFound", "PreconditionFailed", "RecordInvalid",
+]

@@ -1,0 +1,101 @@
+"""The REST API under ``/api/v1``: JSON in and out, bearer-token authentication, and the
+error shape ``{"error": {"code", "message", "fields"}}`` for every failure."""
+
+import json
+import logging
+
+from flask import Blueprint, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from ..errors import AccordError, BadRequest, Forbidden, HookFailed, Unauthorized
+from ..records import Actor
+from ..tokens import authenticate
+
+log = logging.getLogger("accord.api")
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+PUBLIC_ENDPOINTS = {"api.openapi"}
+HTTP_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 412: "precondition_failed",
+    413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_failed",
+    429: "too_many_requests",
+}
+
+
+def json_response(body, status=200, headers=None):
+    """A JSON response serialised once, compactly."""
+    payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
+    return Response(payload, status=status, headers=headers, mimetype="application/json")
+
+
+def request_json():
+    """The request body as a JSON object; 400 when it is not one."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        raise BadRequest("The request needs a JSON object body.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return body
+
+
+def current_actor():
+    return g.accord_actor
+
+
+def require_scope(scope):
+    if scope not in g.accord_scopes:
+        raise Forbidden(f"This token lacks the {scope!r} scope.")
+
+
+@api.before_request
+def _authenticate():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Send 'Authorization: Bearer <token>'; create one with 'accord tokens create'.")
+    found = authenticate(token.strip())
+    if found is None:
+        raise Unauthorized("The token is unknown, revoked or expired.")
+    g.accord_actor = Actor(user_id=found.id, source="api", is_admin=found.is_admin, name=found.name)
+    g.accord_scopes = set(found.scopes)
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        require_scope("write")
+    elif "read" not in g.accord_scopes:
+        raise Forbidden("This token lacks the 'read' scope.")
+    return None
+
+
+@api.errorhandler(AccordError)
+def _accord_error(exc):
+    if isinstance(exc, HookFailed):
+        log.error("%s", exc.message, exc_info=exc.__cause__)
+    headers = {"WWW-Authenticate": 'Bearer realm="accord"'} if exc.status == 401 else None
+    return json_response(exc.to_json(), exc.status, headers)
+
+
+@api.app_errorhandler(HTTPException)
+def _http_error(exc):
+    if not request.path.startswith(api.url_prefix + "/") and request.path != api.url_prefix:
+        return exc
+    code = HTTP_CODES.get(exc.code, "http_error")
+    message = exc.description or exc.name
+    if exc.code == 413:
+        message = "The request body is larger than this server accepts."
+    return json_response({"error": {"code": code, "message": message}}, exc.code)
+
+
+@api.errorhandler(Exception)
+def _unexpected(exc):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return json_response({"error": {"code": "internal_error", "message": "Something went wrong on our side."}}, 500)
+
+
+from . import meta, records  # noqa: E402,F401  (routes register on import)

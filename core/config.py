@@ -1,0 +1,74 @@
+"""Configuration: defaults, ``ACCORD_*`` environment variables, then explicit overrides."""
+
+import os
+import secrets
+from pathlib import Path
+
+DEFAULTS = {
+    "INSTANCE_PATH": "./instance",
+    "DATABASE_URL": None,
+    "SECRET_KEY": None,
+    "MAX_BODY_BYTES": 1024 * 1024,
+    "DEFAULT_CURRENCY": "EUR",
+    "SQLITE_SYNCHRONOUS": "FULL",
+    "IDEMPOTENCY_TTL_HOURS": 24,
+    "PLUGINS": (),
+}
+
+INTEGER_SETTINGS = {"MAX_BODY_BYTES", "IDEMPOTENCY_TTL_HOURS"}
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed."""
+
+
+def load_config(overrides=None, environ=None):
+    """Return the settings dict: defaults < ``ACCORD_<NAME>`` variables < ``overrides``."""
+    environ = os.environ if environ is None else environ
+    settings = dict(DEFAULTS)
+    for name in DEFAULTS:
+        raw = environ.get(f"ACCORD_{name}")
+        if raw is None:
+            continue
+        if name == "PLUGINS":
+            settings[name] = tuple(part.strip() for part in raw.split(",") if part.strip())
+            continue
+        if name in INTEGER_SETTINGS:
+            try:
+                raw = int(raw)
+            except ValueError:
+                raise ConfigError(f"ACCORD_{name} must be a whole number, got {raw!r}") from None
+        settings[name] = raw
+    settings.update(overrides or {})
+    instance = Path(settings["INSTANCE_PATH"]).expanduser().resolve()
+    settings["INSTANCE_PATH"] = str(instance)
+    if not settings["DATABASE_URL"]:
+        settings["DATABASE_URL"] = f"sqlite:///{instance / 'accord.db'}"
+    settings["DATABASE_URL"] = _normalise_database_url(settings["DATABASE_URL"])
+    if settings["SQLITE_SYNCHRONOUS"].upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+        raise ConfigError("ACCORD_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
+    if not settings["SECRET_KEY"]:
+        settings["SECRET_KEY"] = _instance_secret(instance)
+    return settings
+
+
+def _normalise_database_url(url):
+    """Accept the common ``postgres://`` spellings and route them to psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    if not (url.startswith("sqlite") or url.startswith("postgresql+")):
+        raise ConfigError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql+psycopg://")
+    return url
+
+
+def _instance_secret(instance):
+    """A per-instance secret kept in the instance folder, so sessions survive restarts."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_hex(32)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret

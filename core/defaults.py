@@ -1,0 +1,86 @@
+"""The core's own behaviour, registered as hook implementations like any plugin's,
+so the core exercises the contract it offers."""
+
+from .errors import RecordInvalid
+from .hookspecs import hookimpl
+from .models import CORE_MODELS
+from .pipelines import SALES_PIPELINE
+
+name = "accord.core"
+
+
+@hookimpl
+def accord_record_types(app):
+    return list(CORE_MODELS)
+
+
+@hookimpl
+def accord_pipelines(app):
+    return [SALES_PIPELINE]
+
+
+@hookimpl
+def accord_permissions(app):
+    return [
+        ("core.fields.manage", "Add and remove custom fields"),
+        ("core.records.restore", "Restore records from the trash"),
+    ]
+
+
+@hookimpl
+def accord_record_validate(app, record_type, values, record, actor):
+    """Activities point at a live record of a known type; deals carry a known currency code."""
+    if record_type.key == "activity":
+        _check_regarding(app, values, record)
+    if record_type.key == "deal" and values.get("currency") is not None:
+        currency = values["currency"]
+        if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+            raise RecordInvalid({"currency": ["Use a three-letter ISO 4217 code such as EUR or USD."]})
+
+
+@hookimpl
+def accord_record_before_save(app, record, changes, event, actor):
+    """Fill what a record needs and the caller left out: deal currency, activity times."""
+    if event not in ("create", "update"):
+        return
+    if record.type.key == "deal" and not record.get("currency"):
+        record["currency"] = app.config["ACCORD"]["DEFAULT_CURRENCY"]
+    if record.type.key == "activity":
+        from .db import utcnow
+
+        if record.get("occurred_at") is None:
+            record["occurred_at"] = record.get("due_at") or utcnow()
+        if "done" in changes:
+            record["done_at"] = utcnow() if record.get("done") else None
+
+
+@hookimpl
+def accord_stage_transition_guard(app, record, pipeline, from_stage, to_stage, actor):
+    """Closing a deal as won or lost needs a reason from the stage's list."""
+    stage = pipeline.stage(to_stage)
+    if stage is None or stage.outcome == "open":
+        return None
+    reason = record.get("close_reason")
+    if not reason:
+        return f"Moving to '{to_stage}' needs a close_reason; one of: {', '.join(stage.reasons)}."
+    if stage.reasons and reason not in stage.reasons:
+        return f"close_reason {reason!r} is not one of: {', '.join(stage.reasons)}."
+    return None
+
+
+def _check_regarding(app, values, record):
+    from .registry import current_accord
+    from .records import _live_ids
+
+    related_type = values.get("related_type", record.get("related_type") if record else None)
+    related_id = values.get("related_id", record.get("related_id") if record else None)
+    if related_type is None and related_id is None:
+        return
+    if related_type is None or related_id is None:
+        raise RecordInvalid({"related_type": ["Give related_type and related_id together."]})
+    target = current_accord(app).catalog().type(related_type)
+    if target is None:
+        raise RecordInvalid({"related_type": [f"There is no record type {related_type!r}."]})
+    if "related_type" in values or "related_id" in values:
+        if not _live_ids(target, [related_id]):
+            raise RecordInvalid({"related_id": [f"No live {target.label} has id {related_id}."]})

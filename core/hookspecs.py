@@ -1,0 +1,219 @@
+"""The extension contract of Accord: every hook a plugin may implement.
+
+Hook names carry the ``accord_`` prefix. An implementation may accept any subset of a
+hook's arguments, so arguments can be added later without breaking anyone; a hook is
+never renamed, only added and deprecated. Registration hooks run once when an app is
+created; event hooks run on every write, through the one service layer
+(:mod:`accord.core.records`), whichever path the write came by (API, UI, import, CLI).
+"""
+
+import pluggy
+
+PROJECT = "accord"
+HOOK_CONTRACT_VERSION = 1
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# Registration hooks: called once at start-up; results of all implementations are collected.
+
+
+@hookspec
+def accord_record_types(app):
+    """Declare record types.
+
+    Called once when the app is created. Return a list of SQLAlchemy models that carry
+    ``__accord__`` options, or of :class:`accord.core.descriptors.RecordType` objects.
+    A key or plural already declared by another plugin is an error naming both.
+
+    :param app: the Flask application.
+    """
+
+
+@hookspec
+def accord_pipelines(app):
+    """Declare pipelines and their stages.
+
+    Called once at start-up. Return a list of dicts::
+
+        {"key": "sales", "record_type": "deal", "label": "Sales", "default": True,
+         "stages": [{"key": "lead", "label": "Lead", "probability": 10,
+                     "outcome": "open", "allowed_next": ["qualified", "lost"]}, ...]}
+
+    ``outcome`` is ``open``, ``won`` or ``lost``; ``allowed_next`` omitted means any stage.
+    Stages are written to the database when missing; stages an admin or a vertical pack
+    changed are kept as they are.
+
+    :param app: the Flask application.
+    """
+
+
+@hookspec
+def accord_permissions(app):
+    """Declare permissions as a list of ``(name, description)`` pairs, e.g.
+    ``("servicedesk.ticket.assign", "Assign tickets to agents")``.
+
+    :param app: the Flask application.
+    """
+
+
+@hookspec
+def accord_blueprints(app):
+    """Return Flask blueprints to register on the app (API extras, UI pages).
+
+    Called once at start-up; blueprint names must be unique across plugins.
+
+    :param app: the Flask application.
+    """
+
+
+@hookspec
+def accord_cli_commands():
+    """Return click commands to add to the ``accord`` command.
+
+    Called when the command line is built, before any app exists, so it must not touch
+    the database.
+    """
+
+
+@hookspec
+def accord_navigation(app):
+    """Return navigation items: dicts with ``label``, ``endpoint`` or ``url``, ``order``.
+
+    :param app: the Flask application.
+    """
+
+
+@hookspec
+def accord_dashboard_widgets(app):
+    """Return dashboard widgets: dicts with ``key``, ``title`` and ``data`` (a callable
+    taking the app and the acting user, returning JSON-serialisable data).
+
+    :param app: the Flask application.
+    """
+
+
+@hookspec
+def accord_help_topics(app):
+    """Return help topics: dicts with ``key``, ``title``, ``body`` (Markdown) and
+    ``pages`` (endpoint names or URL prefixes the topic is specific to).
+
+    :param app: the Flask application.
+    """
+
+
+@hookspec
+def accord_jobs(app):
+    """Return background jobs: dicts with ``name``, ``run`` (a callable taking the app
+    and keyword arguments) and an optional ``schedule`` (a cron expression).
+
+    :param app: the Flask application.
+    """
+
+
+@hookspec
+def accord_search_providers(app):
+    """Return extra global-search providers: callables ``provider(app, query, limit)``
+    returning a list of ``{"type", "id", "title", "score"}`` dicts merged into the
+    results of ``GET /api/v1/search``.
+
+    :param app: the Flask application.
+    """
+
+
+@hookspec
+def accord_privacy_handlers(app):
+    """Return privacy handlers: dicts with ``name``, ``export`` (callable taking the app
+    and a contact record, returning JSON-serialisable data held about that person) and
+    ``erase`` (callable that anonymises it).
+
+    :param app: the Flask application.
+    """
+
+
+# Event hooks: called on every write through the service layer.
+
+
+@hookspec
+def accord_record_validate(app, record_type, values, record, actor):
+    """Check a write before anything is saved.
+
+    Called inside the transaction after field validation, on create (``record`` is
+    ``None``) and update. Raise :class:`accord.core.errors.RecordInvalid` with per-field
+    messages to refuse the write: the caller answers 422 and nothing is written.
+
+    :param record_type: the :class:`~accord.core.descriptors.RecordType`.
+    :param values: the validated incoming values (a dict; do not mutate).
+    :param record: the stored :class:`~accord.core.records.Record` before the change, or ``None``.
+    :param actor: the acting user's :class:`~accord.core.records.Actor`.
+    """
+
+
+@hookspec
+def accord_record_before_save(app, record, changes, event, actor):
+    """Adjust or veto a record just before it is written.
+
+    Called inside the transaction for ``event`` in ``create``, ``update``, ``delete``,
+    ``restore``. An implementation may set values on ``record`` (they are written);
+    raising aborts the whole write, nothing is stored and the caller gets the error
+    (:class:`accord.core.errors.RecordInvalid` answers 422, any other error 500 naming
+    the plugin).
+
+    :param record: the :class:`~accord.core.records.Record` about to be saved.
+    :param changes: ``{field: (old, new)}`` for the fields this write changes.
+    :param event: ``create``, ``update``, ``delete`` or ``restore``.
+    :param actor: the acting user's :class:`~accord.core.records.Actor`.
+    """
+
+
+@hookspec
+def accord_record_after_commit(app, record, changes, event, actor):
+    """React to a committed write (send email, call a webhook, update another system).
+
+    Called outside the transaction, after the commit. Each implementation is isolated:
+    one that raises is logged with the plugin's name and the others still run; the
+    committed record is never lost.
+
+    :param record: the committed :class:`~accord.core.records.Record`.
+    :param changes: ``{field: (old, new)}`` for the fields the write changed.
+    :param event: ``create``, ``update``, ``delete`` or ``restore``.
+    :param actor: the acting user's :class:`~accord.core.records.Actor`.
+    """
+
+
+@hookspec
+def accord_stage_transition_guard(app, record, pipeline, from_stage, to_stage, actor):
+    """Veto a stage change.
+
+    Called inside the transaction before a record moves from ``from_stage`` to
+    ``to_stage`` (stage keys; ``from_stage`` is ``None`` on create). Return a reason
+    (a string) to refuse the move with 422 on the ``stage`` field; return ``None`` to
+    allow it. Every guard runs; all reasons are reported.
+
+    :param record: the :class:`~accord.core.records.Record` with its new values.
+    :param pipeline: the :class:`~accord.core.pipelines.PipelineDef`.
+    :param actor: the acting user's :class:`~accord.core.records.Actor`.
+    """
+
+
+@hookspec
+def accord_stage_changed(app, record, pipeline, from_stage, to_stage, actor):
+    """React to a committed stage change (after commit, isolated like
+    :func:`accord_record_after_commit`).
+
+    :param record: the committed :class:`~accord.core.records.Record`.
+    :param pipeline: the :class:`~accord.core.pipelines.PipelineDef`.
+    :param actor: the acting user's :class:`~accord.core.records.Actor`.
+    """
+
+
+REGISTRATION_HOOKS = (
+    "accord_record_types", "accord_pipelines", "accord_permissions", "accord_blueprints",
+    "accord_cli_commands", "accord_navigation", "accord_dashboard_widgets",
+    "accord_help_topics", "accord_jobs", "accord_search_providers", "accord_privacy_handlers",
+)
+EVENT_HOOKS = (
+    "accord_record_validate", "accord_record_before_save", "accord_record_after_commit",
+    "accord_stage_transition_guard", "accord_stage_changed",
+)

@@ -1,0 +1,319 @@
+"""Core tables: the record types of the horizontal core and the tables the kernel runs on."""
+
+from sqlalchemy import (
+    Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .db import IdType, JsonType, UTCDateTime, db, utcnow
+from .descriptors import RecordTypeOptions, Relation, record_field
+
+LIVE = text("deleted_at IS NULL")
+
+
+class RecordColumns:
+    """The standard columns of every record, including the trash and the custom-field store."""
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    updated_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    created_by = mapped_column(IdType, ForeignKey("user.id"), nullable=True)
+    owner_id = record_field("reference", label="Owner", reference="user", foreign_key="user.id")
+    version = mapped_column(Integer, nullable=False, default=1)
+    deleted_at = mapped_column(UTCDateTime(), nullable=True)
+    deleted_by = mapped_column(IdType, ForeignKey("user.id"), nullable=True)
+    custom = mapped_column(JsonType, nullable=False, default=dict)
+
+
+def live_indexes(table_name, *columns):
+    """The keyset index over live rows: ``(created_at, id)`` and any extra sort keys."""
+    return (
+        Index(f"ix_{table_name}_live_created", "created_at", "id", postgresql_where=LIVE, sqlite_where=LIVE),
+        Index(f"ix_{table_name}_trash", "deleted_at", "id"),
+        *(
+            Index(f"ix_{table_name}_live_{col}", col, "id", postgresql_where=LIVE, sqlite_where=LIVE)
+            for col in columns
+        ),
+    )
+
+
+class Team(RecordColumns, db.Model):
+    __tablename__ = "team"
+    __accord__ = RecordTypeOptions(
+        key="team", label="Team", plural_label="Teams", plural="teams", title_fields=("name",),
+        description="A group of users that owns records together.", default_sort="name",
+    )
+    __table_args__ = live_indexes("team", "name")
+
+    name = record_field("text", required=True, searchable=True, max_length=120)
+    description = record_field("long_text")
+
+
+class User(RecordColumns, db.Model):
+    __tablename__ = "user"
+    __accord__ = RecordTypeOptions(
+        key="user", label="User", plural_label="Users", plural="users", title_fields=("name",),
+        description="A person who signs in to Accord and owns records.", default_sort="name",
+    )
+
+    email = record_field("email", required=True, pii=True, searchable=True, max_length=254)
+    name = record_field("text", required=True, pii=True, searchable=True, max_length=120)
+    team_id = record_field("reference", label="Team", reference="team", index=True)
+    is_active = record_field("boolean", label="Active", default=True)
+    is_admin = record_field("boolean", label="Administrator", default=False, read_only=True)
+    password_hash = mapped_column(String(255), nullable=True)
+
+    __table_args__ = (*live_indexes("user", "name"), UniqueConstraint("email"))
+
+
+class Territory(RecordColumns, db.Model):
+    __tablename__ = "territory"
+    __accord__ = RecordTypeOptions(
+        key="territory", label="Territory", plural_label="Territories", plural="territories",
+        title_fields=("name",), default_sort="name",
+        description="A sales region; organizations and deals belong to one for forecasts.",
+    )
+    __table_args__ = live_indexes("territory", "name")
+
+    name = record_field("text", required=True, searchable=True, max_length=120)
+    description = record_field("long_text")
+
+
+class Organization(RecordColumns, db.Model):
+    __tablename__ = "organization"
+    __accord__ = RecordTypeOptions(
+        key="organization", label="Organization", plural_label="Organizations", plural="organizations",
+        title_fields=("name",), timeline=True,
+        description="A company, household or institution you do business with.",
+    )
+    __table_args__ = live_indexes("organization", "name")
+
+    name = record_field("text", required=True, searchable=True, max_length=200)
+    website = record_field("url", searchable=True)
+    industry = record_field("text", max_length=80)
+    phone = record_field("phone", searchable=True)
+    email = record_field("email", searchable=True)
+    employees = record_field("integer")
+    street = record_field("text", max_length=200)
+    city = record_field("text", max_length=120)
+    postal_code = record_field("text", max_length=20)
+    country = record_field("text", max_length=80)
+    territory_id = record_field("reference", label="Territory", reference="territory",
+                                foreign_key="territory.id", index=True)
+    description = record_field("long_text")
+
+
+class Contact(RecordColumns, db.Model):
+    __tablename__ = "contact"
+    __accord__ = RecordTypeOptions(
+        key="contact", label="Contact", plural_label="Contacts", plural="contacts",
+        title_fields=("first_name", "last_name"), timeline=True,
+        description="A person: customer, prospect, donor or partner.",
+    )
+    __table_args__ = (
+        *live_indexes("contact", "last_name"),
+        Index("ix_contact_live_email", "email", postgresql_where=LIVE, sqlite_where=LIVE),
+    )
+
+    first_name = record_field("text", pii=True, searchable=True, max_length=100)
+    last_name = record_field("text", required=True, pii=True, searchable=True, max_length=100)
+    email = record_field("email", pii=True, searchable=True, max_length=254)
+    phone = record_field("phone", pii=True, searchable=True)
+    mobile = record_field("phone", pii=True, searchable=True)
+    job_title = record_field("text", max_length=120)
+    organization_id = record_field("reference", label="Organization", reference="organization",
+                                   foreign_key="organization.id", index=True)
+    street = record_field("text", pii=True, max_length=200)
+    city = record_field("text", max_length=120)
+    postal_code = record_field("text", pii=True, max_length=20)
+    country = record_field("text", max_length=80)
+    description = record_field("long_text")
+
+
+deal_contact = Table(
+    "deal_contact",
+    db.metadata,
+    Column("deal_id", IdType, ForeignKey("deal.id", ondelete="CASCADE"), primary_key=True),
+    Column("contact_id", IdType, ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Deal(RecordColumns, db.Model):
+    __tablename__ = "deal"
+    __accord__ = RecordTypeOptions(
+        key="deal", label="Deal", plural_label="Deals", plural="deals", title_fields=("name",),
+        pipeline="sales", timeline=True,
+        description="A sales opportunity moving through a pipeline from first contact to close.",
+        relations=(Relation("contact_ids", "contact", deal_contact, "deal_id", "contact_id", "Contacts"),),
+    )
+    __table_args__ = (
+        *live_indexes("deal", "name", "expected_close_date"),
+        Index("ix_deal_live_stage", "pipeline", "stage", "id", postgresql_where=LIVE, sqlite_where=LIVE),
+    )
+
+    name = record_field("text", required=True, searchable=True, max_length=200)
+    organization_id = record_field("reference", label="Organization", reference="organization",
+                                   foreign_key="organization.id", index=True)
+    amount = record_field("decimal", default="0")
+    currency = record_field("text", max_length=3, help="ISO 4217 code; the instance default when omitted.")
+    pipeline = record_field("text", max_length=64, help="Pipeline key; the type's default when omitted.")
+    stage = record_field("text", max_length=64, help="Stage key within the pipeline.")
+    expected_close_date = record_field("date")
+    closed_at = record_field("datetime", read_only=True)
+    close_reason = record_field("text", max_length=200, help="Why the deal was won or lost.")
+    territory_id = record_field("reference", label="Territory", reference="territory",
+                                foreign_key="territory.id", index=True)
+    description = record_field("long_text")
+
+
+ACTIVITY_KINDS = ("call", "email", "meeting", "task", "note")
+
+
+class Activity(RecordColumns, db.Model):
+    __tablename__ = "activity"
+    __accord__ = RecordTypeOptions(
+        key="activity", label="Activity", plural_label="Activities", plural="activities",
+        title_fields=("subject",), default_sort="-occurred_at",
+        description="An interaction or to-do (call, email, meeting, task, note) on any record's timeline.",
+    )
+    __table_args__ = (
+        *live_indexes("activity", "occurred_at"),
+        Index("ix_activity_regarding", "related_type", "related_id", "occurred_at", "id",
+              postgresql_where=LIVE, sqlite_where=LIVE),
+        Index("ix_activity_open_tasks", "owner_id", "due_at",
+              postgresql_where=text("deleted_at IS NULL AND kind = 'task' AND done = false"),
+              sqlite_where=text("deleted_at IS NULL AND kind = 'task' AND done = 0")),
+    )
+
+    kind = record_field("choice", required=True, choices=ACTIVITY_KINDS)
+    subject = record_field("text", required=True, searchable=True, max_length=200)
+    body = record_field("long_text", searchable=True)
+    related_type = record_field("text", label="Regarding type", max_length=64,
+                                help="Key of the record type this activity belongs to.")
+    related_id = record_field("integer", label="Regarding id")
+    occurred_at = record_field("datetime", label="When", help="When it happened; defaults to now.")
+    due_at = record_field("datetime", label="Due", help="Tasks: when it is due.")
+    done = record_field("boolean", default=False, help="Tasks: whether it is done.")
+    done_at = record_field("datetime", read_only=True)
+
+
+CORE_MODELS = (Team, User, Territory, Organization, Contact, Deal, Activity)
+
+
+class Pipeline(db.Model):
+    """A pipeline on a record type; stages are rows so packs and admins can change them."""
+
+    __tablename__ = "pipeline"
+    id = mapped_column(Integer, primary_key=True)
+    key = mapped_column(String(64), nullable=False, unique=True)
+    record_type = mapped_column(String(64), nullable=False)
+    label = mapped_column(String(120), nullable=False)
+    is_default = mapped_column(Boolean, nullable=False, default=False)
+    origin = mapped_column(String(64), nullable=False, default="core")
+
+
+class PipelineStage(db.Model):
+    __tablename__ = "pipeline_stage"
+    __table_args__ = (UniqueConstraint("pipeline_id", "key"),)
+    id = mapped_column(Integer, primary_key=True)
+    pipeline_id = mapped_column(Integer, ForeignKey("pipeline.id", ondelete="CASCADE"), nullable=False)
+    key = mapped_column(String(64), nullable=False)
+    label = mapped_column(String(120), nullable=False)
+    position = mapped_column(Integer, nullable=False)
+    probability = mapped_column(Integer, nullable=False, default=0)
+    outcome = mapped_column(String(8), nullable=False, default="open")
+    allowed_next = mapped_column(JsonType, nullable=True)
+    reasons = mapped_column(JsonType, nullable=True)
+    origin = mapped_column(String(64), nullable=False, default="core")
+
+
+class StageHistory(db.Model):
+    """Every stage change of every pipelined record: the source of conversion and velocity."""
+
+    __tablename__ = "stage_history"
+    __table_args__ = (Index("ix_stage_history_record", "record_type", "record_id", "id"),)
+    id = mapped_column(IdType, primary_key=True, autoincrement=True)
+    record_type = mapped_column(String(64), nullable=False)
+    record_id = mapped_column(IdType, nullable=False)
+    pipeline = mapped_column(String(64), nullable=False)
+    from_stage = mapped_column(String(64), nullable=True)
+    to_stage = mapped_column(String(64), nullable=False)
+    changed_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    changed_by = mapped_column(IdType, ForeignKey("user.id"), nullable=True)
+    seconds_in_previous = mapped_column(Integer, nullable=True)
+    reason = mapped_column(String(200), nullable=True)
+
+
+class CustomField(db.Model):
+    """A field added at run time; its values live in the record table's ``custom`` column."""
+
+    __tablename__ = "custom_field"
+    __table_args__ = (UniqueConstraint("record_type", "name"),)
+    id = mapped_column(Integer, primary_key=True)
+    record_type = mapped_column(String(64), nullable=False)
+    name = mapped_column(String(63), nullable=False)
+    label = mapped_column(String(120), nullable=False)
+    kind = mapped_column(String(20), nullable=False)
+    required = mapped_column(Boolean, nullable=False, default=False)
+    choices = mapped_column(JsonType, nullable=True)
+    default = mapped_column(JsonType, nullable=True)
+    reference = mapped_column(String(64), nullable=True)
+    pii = mapped_column(Boolean, nullable=False, default=False)
+    indexed = mapped_column(Boolean, nullable=False, default=False)
+    searchable = mapped_column(Boolean, nullable=False, default=False)
+    help = mapped_column(Text, nullable=False, default="")
+    position = mapped_column(Integer, nullable=False, default=0)
+    origin = mapped_column(String(64), nullable=False, default="local")
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    created_by = mapped_column(IdType, ForeignKey("user.id"), nullable=True)
+    removed_at = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ApiToken(db.Model):
+    """A bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+    id = mapped_column(Integer, primary_key=True)
+    user_id = mapped_column(IdType, ForeignKey("user.id", ondelete="CASCADE"), nullable=False)
+    name = mapped_column(String(120), nullable=False)
+    token_hash = mapped_column(String(64), nullable=False, unique=True)
+    scopes = mapped_column(JsonType, nullable=False, default=list)
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    expires_at = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at = mapped_column(UTCDateTime(), nullable=True)
+
+
+class IdempotencyRecord(db.Model):
+    """The first response to a POST carrying an ``Idempotency-Key``, replayed on a retry."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+    id = mapped_column(IdType, primary_key=True, autoincrement=True)
+    user_id = mapped_column(IdType, ForeignKey("user.id", ondelete="CASCADE"), nullable=False)
+    key = mapped_column(String(255), nullable=False)
+    request_hash = mapped_column(String(64), nullable=False)
+    status_code = mapped_column(Integer, nullable=False)
+    response_body = mapped_column(Text, nullable=False)
+    response_headers = mapped_column(JsonType, nullable=False, default=dict)
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, index=True)
+
+
+class SchemaGeneration(db.Model):
+    """A counter bumped in the same transaction as any change to types, fields or pipelines,
+    so every worker process notices and reloads its descriptors."""
+
+    __tablename__ = "schema_generation"
+    id = mapped_column(Integer, primary_key=True)
+    value = mapped_column(Integer, nullable=False, default=0)
+
+
+class SearchEntry(db.Model):
+    """One row per live searchable record; the full-text index is built over it."""
+
+    __tablename__ = "search_entry"
+    __table_args__ = (UniqueConstraint("record_type", "record_id"),)
+    id = mapped_column(IdType, primary_key=True, autoincrement=True)
+    record_type = mapped_column(String(64), nullable=False)
+    record_id = mapped_column(IdType, nullable=False)
+    title = mapped_column(Text, nullable=False)
+    body = mapped_column(Text, nullable=False, default="")

@@ -1,0 +1,262 @@
+"""The OpenAPI 3.1 document, generated from the catalog, so custom fields and plugin
+types appear the moment they exist."""
+
+from .. import __version__
+from .query import MAX_LIMIT, DEFAULT_LIMIT
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def openapi_document(catalog):
+    """The whole document for the current catalog (built once per schema generation)."""
+    return catalog.memo("openapi", lambda: _build(catalog))
+
+
+def _build(catalog):
+    paths = {**_meta_paths()}
+    schemas = {"Error": _error_schema(), "SearchResult": _search_result_schema()}
+    for rt in sorted(catalog.types.values(), key=lambda t: t.key):
+        name = _schema_name(rt)
+        schemas[name] = _record_schema(rt)
+        schemas[f"{name}Create"] = _write_schema(rt, create=True)
+        schemas[f"{name}Update"] = _write_schema(rt, create=False)
+        paths.update(_record_paths(rt, name))
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "Accord CRM API", "version": __version__,
+                 "description": "Records, pipelines and search of an Accord instance."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {code: {"description": text, "content": _json(ERROR)} for code, text in (
+                ("400", "Malformed request"), ("401", "Missing or bad token"), ("403", "Not allowed"),
+                ("404", "Not found"), ("409", "Conflict"), ("412", "Stale If-Match"),
+                ("413", "Body too large"), ("422", "Validation failed"),
+            )},
+            "parameters": _shared_parameters(),
+        },
+    }
+    return document
+
+
+def _schema_name(rt):
+    return "".join(part.capitalize() for part in rt.key.split("_"))
+
+
+def _json(schema):
+    return {"application/json": {"schema": schema}}
+
+
+def _errors(*codes):
+    return {code: {"$ref": f"#/components/responses/{code}"} for code in codes}
+
+
+def _field_schema(f, nullable):
+    schema = f.kind_impl.describe(f)
+    if f.label:
+        schema["title"] = f.label
+    if f.help:
+        schema["description"] = f.help
+    if nullable:
+        return {"anyOf": [schema, {"type": "null"}], **({"title": f.label} if f.label else {})}
+    return schema
+
+
+def _record_schema(rt):
+    properties = {
+        "id": {"type": "integer"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "created_by": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+        "version": {"type": "integer", "minimum": 1},
+        "deleted_at": {"type": "string", "format": "date-time"},
+    }
+    for name, f in rt.fields.items():
+        properties[name] = _field_schema(f, nullable=True)
+    for relation in rt.relations:
+        properties[relation.name] = {"type": "array", "items": {"type": "integer"}}
+    return {"type": "object", "properties": properties,
+            "required": ["id", "created_at", "updated_at", "version"]}
+
+
+def _write_schema(rt, create):
+    properties = {}
+    required = []
+    for name, f in rt.writable_fields.items():
+        properties[name] = _field_schema(f, nullable=not f.required)
+        if create and f.required:
+            required.append(name)
+    for relation in rt.relations:
+        properties[relation.name] = {"type": "array", "items": {"type": "integer", "minimum": 1}}
+    schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _list_parameters(rt):
+    params = [{"$ref": f"#/components/parameters/{p}"} for p in ("limit", "cursor", "q", "trashed")]
+    sortable = ["id", "created_at", "updated_at"] + [n for n, f in rt.fields.items() if f.sortable]
+    params.append({
+        "name": "sort", "in": "query", "required": False,
+        "description": f"Comma-separated fields, '-' for descending. Sortable: {', '.join(sortable)}.",
+        "schema": {"type": "string", "default": rt.default_sort},
+    })
+    for name, f in rt.fields.items():
+        params.append({"name": name, "in": "query", "required": False,
+                       "description": f"Equals (contains, for multi-choice). Also {name}__gte, __lte, __in, __isnull.",
+                       "schema": {"type": "string"}})
+    return params
+
+
+def _record_paths(rt, name):
+    ref = {"$ref": f"#/components/schemas/{name}"}
+    item_params = [{"name": "record_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    list_body = {"type": "object", "required": ["data", "next_cursor"], "properties": {
+        "data": {"type": "array", "items": ref},
+        "next_cursor": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    }}
+    tag = [rt.plural_label]
+    paths = {
+        f"/api/v1/{rt.plural}": {
+            "get": {"tags": tag, "operationId": f"list_{rt.plural}", "summary": f"List {rt.plural_label.lower()}",
+                    "parameters": _list_parameters(rt),
+                    "responses": {"200": {"description": "A page", "content": _json(list_body)}, **_errors("400", "401")}},
+            "post": {"tags": tag, "operationId": f"create_{rt.key}", "summary": f"Create a {rt.label.lower()}",
+                     "parameters": [{"$ref": "#/components/parameters/idempotency"}],
+                     "requestBody": {"required": True, "content": _json({"$ref": f"#/components/schemas/{name}Create"})},
+                     "responses": {"201": {"description": "Created", "content": _json(ref)},
+                                   **_errors("400", "401", "403", "409", "413", "422")}},
+        },
+        f"/api/v1/{rt.plural}/{{record_id}}": {
+            "parameters": item_params,
+            "get": {"tags": tag, "operationId": f"get_{rt.key}", "summary": f"Read a {rt.label.lower()}",
+                    "responses": {"200": {"description": "The record", "content": _json(ref)}, **_errors("401", "404")}},
+            "patch": {"tags": tag, "operationId": f"update_{rt.key}", "summary": f"Change a {rt.label.lower()}",
+                      "parameters": [{"$ref": "#/components/parameters/ifMatch"}],
+                      "requestBody": {"required": True, "content": _json({"$ref": f"#/components/schemas/{name}Update"})},
+                      "responses": {"200": {"description": "Updated", "content": _json(ref)},
+                                    **_errors("400", "401", "403", "404", "409", "412", "413", "422")}},
+            "delete": {"tags": tag, "operationId": f"delete_{rt.key}", "summary": f"Move a {rt.label.lower()} to the trash",
+                       "parameters": [{"$ref": "#/components/parameters/ifMatch"}],
+                       "responses": {"204": {"description": "In the trash"}, **_errors("401", "403", "404", "412")}},
+        },
+        f"/api/v1/{rt.plural}/{{record_id}}/restore": {
+            "parameters": item_params,
+            "post": {"tags": tag, "operationId": f"restore_{rt.key}", "summary": "Restore from the trash",
+                     "responses": {"200": {"description": "Restored", "content": _json(ref)}, **_errors("401", "404", "412")}},
+        },
+        f"/api/v1/{rt.plural}/{{record_id}}/timeline": {
+            "parameters": item_params,
+            "get": {"tags": tag, "operationId": f"timeline_{rt.key}", "summary": "Activities on this record",
+                    "parameters": [{"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/cursor"}],
+                    "responses": {"200": {"description": "A page of activities", "content": _json({
+                        "type": "object", "properties": {
+                            "data": {"type": "array", "items": {"$ref": "#/components/schemas/Activity"}},
+                            "next_cursor": {"anyOf": [{"type": "string"}, {"type": "null"}]}}})},
+                        **_errors("400", "401", "404")}},
+        },
+    }
+    if rt.pipeline:
+        paths[f"/api/v1/{rt.plural}/{{record_id}}/stage-history"] = {
+            "parameters": item_params,
+            "get": {"tags": tag, "operationId": f"stage_history_{rt.key}", "summary": "Stage changes, oldest first",
+                    "responses": {"200": {"description": "History", "content": _json({"type": "object"})}, **_errors("401", "404")}},
+        }
+    return paths
+
+
+def _meta_paths():
+    obj = {"type": "object"}
+    return {
+        "/api/v1/types": {"get": {"tags": ["Schema"], "operationId": "list_types", "summary": "Every record type with its fields",
+                                  "responses": {"200": {"description": "Types", "content": _json(obj)}, **_errors("401")}}},
+        "/api/v1/types/{type_key}": {"get": {"tags": ["Schema"], "operationId": "get_type", "summary": "One record type",
+                                             "parameters": [{"name": "type_key", "in": "path", "required": True, "schema": {"type": "string"}}],
+                                             "responses": {"200": {"description": "Type", "content": _json(obj)}, **_errors("401", "404")}}},
+        "/api/v1/types/{type_key}/fields": {"post": {
+            "tags": ["Schema"], "operationId": "add_field", "summary": "Add a custom field",
+            "parameters": [{"name": "type_key", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": _json(_field_spec_schema())},
+            "responses": {"201": {"description": "The field", "content": _json(obj)}, **_errors("400", "401", "404", "422")}}},
+        "/api/v1/types/{type_key}/fields/{name}": {"delete": {
+            "tags": ["Schema"], "operationId": "remove_field", "summary": "Remove a custom field (data kept unless purge=true)",
+            "parameters": [{"name": "type_key", "in": "path", "required": True, "schema": {"type": "string"}},
+                           {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                           {"name": "purge", "in": "query", "required": False, "schema": {"type": "boolean"}}],
+            "responses": {"204": {"description": "Removed"}, **_errors("401", "404", "422")}}},
+        "/api/v1/pipelines": {"get": {"tags": ["Pipelines"], "operationId": "list_pipelines", "summary": "Pipelines and stages",
+                                      "responses": {"200": {"description": "Pipelines", "content": _json(obj)}, **_errors("401")}}},
+        "/api/v1/pipelines/{key}": {"get": {"tags": ["Pipelines"], "operationId": "get_pipeline", "summary": "One pipeline",
+                                            "parameters": [{"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
+                                            "responses": {"200": {"description": "Pipeline", "content": _json(obj)}, **_errors("401", "404")}}},
+        "/api/v1/forecast": {"get": {
+            "tags": ["Pipelines"], "operationId": "forecast", "summary": "Weighted forecast of deals",
+            "parameters": [
+                {"name": "pipeline", "in": "query", "required": False, "schema": {"type": "string"}},
+                {"name": "group_by", "in": "query", "required": False, "schema": {"type": "string", "default": "month,owner,territory"}},
+                {"name": "from", "in": "query", "required": False, "schema": {"type": "string"}},
+                {"name": "to", "in": "query", "required": False, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "Forecast rows", "content": _json(obj)}, **_errors("400", "401")}}},
+        "/api/v1/search": {"get": {
+            "tags": ["Search"], "operationId": "search", "summary": "Ranked search across every type, prefix-matching",
+            "parameters": [
+                {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}},
+                {"name": "type", "in": "query", "required": False, "schema": {"type": "string"}},
+                {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
+            "responses": {"200": {"description": "Results", "content": _json({
+                "type": "object", "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/SearchResult"}},
+                                                 "query": {"type": "string"}}})}, **_errors("400", "401")}}},
+        "/api/v1/openapi.json": {"get": {"tags": ["Schema"], "operationId": "openapi", "summary": "This document", "security": [],
+                                         "responses": {"200": {"description": "OpenAPI document", "content": _json(obj)}}}},
+    }
+
+
+def _field_spec_schema():
+    from .fields import KINDS
+
+    return {"type": "object", "required": ["name", "kind"], "additionalProperties": False, "properties": {
+        "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "label": {"type": "string", "maxLength": 120},
+        "required": {"type": "boolean"}, "pii": {"type": "boolean"}, "indexed": {"type": "boolean"},
+        "searchable": {"type": "boolean"}, "help": {"type": "string"},
+        "choices": {"type": "array"}, "default": {}, "reference": {"type": "string"},
+    }}
+
+
+def _shared_parameters():
+    return {
+        "limit": {"name": "limit", "in": "query", "required": False,
+                  "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+        "cursor": {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+                   "description": "next_cursor from the previous page"},
+        "q": {"name": "q", "in": "query", "required": False, "schema": {"type": "string"},
+              "description": "Full-text filter over searchable fields (prefix match)"},
+        "trashed": {"name": "trashed", "in": "query", "required": False, "schema": {"type": "boolean"},
+                    "description": "List the trash instead of live records"},
+        "ifMatch": {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                    "description": "ETag of the version you read; 412 when it is stale"},
+        "idempotency": {"name": "Idempotency-Key", "in": "header", "required": False,
+                        "schema": {"type": "string", "maxLength": 255},
+                        "description": "Retry-safe create: the same key and body answer the first response again"},
+    }
+
+
+def _error_schema():
+    return {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["code", "message"], "properties": {
+            "code": {"type": "string"}, "message": {"type": "string"},
+            "fields": {"type": "object", "additionalProperties": {"type": "array"}},
+        }}}}
+
+
+def _search_result_schema():
+    return {"type": "object", "required": ["type", "id", "title", "score"], "properties": {
+        "type": {"type": "string"}, "id": {"type": "integer"}, "title": {"type": "string"},
+        "score": {"type": "number"}, "label": {"type": "string"},
+        "url": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    }}

@@ -1,0 +1,498 @@
+"""The service layer: the one path every write takes, whichever door it came in by.
+
+API, UI, import and CLI all call :class:`RecordService`, so validation, hooks, stage
+history, the search index and optimistic locking behave the same everywhere.
+"""
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from marshmallow import ValidationError
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .db import db, utcnow
+from .descriptors import STANDARD_FIELDS
+from .errors import AccordError, HookFailed, NotFound, PreconditionFailed, Conflict, RecordInvalid
+from .models import StageHistory
+from .registry import current_accord
+from . import search
+
+log = logging.getLogger("accord.records")
+
+MAX_STALE_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, and through which door (``api``, ``ui``, ``import``, ``cli``, ``system``)."""
+
+    user_id: int | None
+    source: str = "api"
+    is_admin: bool = False
+    name: str = ""
+
+
+SYSTEM = Actor(user_id=None, source="system", is_admin=True, name="system")
+
+
+class Record:
+    """A record as hooks and services see it: its type and its values, Python-typed."""
+
+    __slots__ = ("type", "values")
+
+    def __init__(self, record_type, values):
+        self.type = record_type
+        self.values = values
+
+    @property
+    def id(self):
+        return self.values.get("id")
+
+    @property
+    def version(self):
+        return self.values.get("version")
+
+    def __getitem__(self, name):
+        return self.values[name]
+
+    def __setitem__(self, name, value):
+        self.values[name] = value
+
+    def __contains__(self, name):
+        return name in self.values
+
+    def get(self, name, default=None):
+        return self.values.get(name, default)
+
+    @property
+    def title(self):
+        return self.type.title_of(self.values)
+
+    @property
+    def etag(self):
+        return f'"{self.type.key}-{self.id}-{self.version}"'
+
+    def to_json(self):
+        """The record as the API answers it: one flat object."""
+        body = {name: self.values.get(name) for name in ("id", "created_at", "updated_at", "created_by", "owner_id", "version")}
+        for key in ("created_at", "updated_at"):
+            body[key] = _json_datetime(body[key])
+        if self.values.get("deleted_at") is not None:
+            body["deleted_at"] = _json_datetime(self.values["deleted_at"])
+        for name, f in self.type.fields.items():
+            if name != "owner_id":
+                body[name] = f.kind_impl.to_json(self.values.get(name))
+        for relation in self.type.relations:
+            body[relation.name] = sorted(self.values.get(relation.name) or ())
+        return body
+
+    def __repr__(self):
+        return f"<Record {self.type.key} {self.id}>"
+
+
+def _json_datetime(value):
+    from .fields import format_datetime
+
+    return None if value is None else format_datetime(value)
+
+
+def record_from_row(record_type, row):
+    """A :class:`Record` from a selected row (a mapping with the table's columns)."""
+    values = {name: row[name] for name in STANDARD_FIELDS}
+    values["deleted_at"] = row["deleted_at"]
+    stored = row["custom"] or {}
+    for name, f in record_type.fields.items():
+        if f.custom:
+            values[name] = f.kind_impl.from_storage(stored.get(name))
+        elif name not in values:
+            values[name] = row[name]
+    for relation in record_type.relations:
+        if relation.name in row:
+            values[relation.name] = sorted(row[relation.name] or ())
+    return Record(record_type, values)
+
+
+class RecordService:
+    """Create, read, update, trash and restore records of any type."""
+
+    def __init__(self, app):
+        self.app = app
+
+    @property
+    def accord(self):
+        return current_accord(self.app)
+
+    def catalog(self):
+        return self.accord.catalog()
+
+    def record_type(self, key):
+        rt = self.catalog().type(key)
+        if rt is None:
+            raise NotFound(f"There is no record type {key!r}.")
+        return rt
+
+    # Reads ------------------------------------------------------------------------------
+
+    def get(self, type_key, record_id, trashed=False):
+        """The live record (or, with ``trashed``, the trashed one); :class:`NotFound` otherwise."""
+        rt = self.record_type(type_key)
+        record = self._load(rt, record_id, trashed=trashed)
+        if record is None:
+            raise NotFound(f"{rt.label} {record_id} does not exist.")
+        return record
+
+    def _load(self, rt, record_id, trashed=False, for_update=False):
+        from .query import record_columns
+
+        table = rt.table
+        stmt = select(*record_columns(rt)).where(table.c.id == record_id)
+        stmt = stmt.where(table.c.deleted_at.isnot(None) if trashed else table.c.deleted_at.is_(None))
+        if for_update and db.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(of=table)
+        row = db.session.execute(stmt).mappings().first()
+        return None if row is None else record_from_row(rt, row)
+
+    # Writes -----------------------------------------------------------------------------
+
+    def create(self, type_key, data, actor, before_commit=None):
+        """Validate and store a new record; returns the committed :class:`Record`.
+
+        :param before_commit: optional ``callable(record)`` run inside the transaction
+            after the insert (the API stores its idempotency record there).
+        """
+        rt = self.record_type(type_key)
+        values = self._validate(rt, data, partial=False)
+        self._fill_defaults(rt, values)
+        with write_unit() as session:
+            catalog = self.catalog()
+            self._check_references(rt, values)
+            now = utcnow()
+            record = Record(rt, {
+                **values, "id": None, "created_at": now, "updated_at": now, "created_by": actor.user_id,
+                "owner_id": values.get("owner_id", actor.user_id), "version": 1, "deleted_at": None,
+            })
+            stage_move = self._prepare_stage(catalog, record, None, actor)
+            self._call_validate(rt, values, None, actor)
+            changes = {name: (None, value) for name, value in values.items() if value is not None}
+            self._call_guarded("accord_record_before_save", record=record, changes=changes, event="create", actor=actor)
+            columns, custom = self._storage(rt, record.values)
+            result = session.execute(insert(rt.table).values(
+                **columns, custom=custom, created_at=now, updated_at=now, created_by=actor.user_id, version=1,
+            ))
+            record.values["id"] = result.inserted_primary_key[0]
+            self._write_relations(rt, record, values, new=True)
+            if stage_move:
+                self._write_stage_history(rt, record, stage_move, actor, now)
+            search.index_record(session, record)
+            if before_commit:
+                before_commit(record)
+        self._after_commit(record, changes, "create", actor, stage_move)
+        return record
+
+    def update(self, type_key, record_id, data, actor, expected_version=None):
+        """Apply a partial update. With ``expected_version`` a stale record answers 412;
+        without it, a concurrent change is merged by retrying on the fresh version."""
+        rt = self.record_type(type_key)
+        values = self._validate(rt, data, partial=True)
+        for attempt in range(MAX_STALE_RETRIES):
+            try:
+                return self._update_once(rt, record_id, values, actor, expected_version)
+            except _StaleVersion:
+                if expected_version is not None:
+                    raise PreconditionFailed(
+                        f"{rt.label} {record_id} was changed by someone else; reload it and try again."
+                    ) from None
+        raise Conflict(f"{rt.label} {record_id} is being changed by others; try again.")
+
+    def _update_once(self, rt, record_id, values, actor, expected_version):
+        with write_unit() as session:
+            catalog = self.catalog()
+            old = self._load(rt, record_id, for_update=True)
+            if old is None:
+                raise NotFound(f"{rt.label} {record_id} does not exist.")
+            if expected_version is not None and old.version != expected_version:
+                raise PreconditionFailed(f"{rt.label} {record_id} is at version {old.version}, not {expected_version}.")
+            record = Record(rt, {**old.values, **values})
+            changes = {
+                name: (old.get(name), value) for name, value in values.items()
+                if _comparable(old.get(name)) != _comparable(value)
+            }
+            if not changes:
+                return old
+            self._check_references(rt, {k: v for k, v in values.items() if k in changes})
+            stage_move = self._prepare_stage(catalog, record, old, actor)
+            self._call_validate(rt, values, old, actor)
+            record.values["updated_at"] = utcnow()
+            record.values["version"] = old.version + 1
+            self._call_guarded("accord_record_before_save", record=record, changes=changes, event="update", actor=actor)
+            columns, custom = self._storage(rt, record.values)
+            table = rt.table
+            result = session.execute(
+                update(table)
+                .where(table.c.id == old.id, table.c.version == old.version, table.c.deleted_at.is_(None))
+                .values(**columns, custom=custom, version=old.version + 1, updated_at=record.values["updated_at"])
+            )
+            if result.rowcount != 1:
+                raise _StaleVersion()
+            self._write_relations(rt, record, values, new=False)
+            if stage_move:
+                self._write_stage_history(rt, record, stage_move, actor, record.values["updated_at"])
+            if search.affects_index(rt, changes):
+                search.index_record(session, record)
+        self._after_commit(record, changes, "update", actor, stage_move)
+        return record
+
+    def delete(self, type_key, record_id, actor, expected_version=None):
+        """Move a record to the trash (restorable); it then answers 404 until restored."""
+        return self._set_trashed(type_key, record_id, actor, expected_version, trash=True)
+
+    def restore(self, type_key, record_id, actor, expected_version=None):
+        """Bring a trashed record back."""
+        return self._set_trashed(type_key, record_id, actor, expected_version, trash=False)
+
+    def _set_trashed(self, type_key, record_id, actor, expected_version, trash):
+        rt = self.record_type(type_key)
+        event = "delete" if trash else "restore"
+        with write_unit() as session:
+            old = self._load(rt, record_id, trashed=not trash, for_update=True)
+            if old is None:
+                where = "" if trash else " in the trash"
+                raise NotFound(f"{rt.label} {record_id} does not exist{where}.")
+            if expected_version is not None and old.version != expected_version:
+                raise PreconditionFailed(f"{rt.label} {record_id} is at version {old.version}, not {expected_version}.")
+            now = utcnow()
+            deleted_at = now if trash else None
+            record = Record(rt, {**old.values, "deleted_at": deleted_at, "updated_at": now, "version": old.version + 1})
+            changes = {"deleted_at": (old.get("deleted_at"), deleted_at)}
+            self._call_guarded("accord_record_before_save", record=record, changes=changes, event=event, actor=actor)
+            table = rt.table
+            result = session.execute(
+                update(table).where(table.c.id == old.id, table.c.version == old.version).values(
+                    deleted_at=deleted_at, deleted_by=actor.user_id if trash else None,
+                    updated_at=now, version=old.version + 1,
+                )
+            )
+            if result.rowcount != 1:
+                raise PreconditionFailed(f"{rt.label} {record_id} was changed by someone else; reload it and try again.")
+            if trash:
+                search.unindex_record(session, record)
+            else:
+                search.index_record(session, record)
+        self._after_commit(record, changes, event, actor, None)
+        return record
+
+    # Steps ------------------------------------------------------------------------------
+
+    def _validate(self, rt, data, partial):
+        if not isinstance(data, dict):
+            raise RecordInvalid({"_schema": ["Expected a JSON object."]})
+        read_only = {name for name in data if name in STANDARD_FIELDS and name != "owner_id"}
+        read_only |= {name for name in data if name in rt.fields and rt.fields[name].read_only}
+        errors = {name: ["This field is read-only."] for name in read_only}
+        try:
+            values = self.catalog().schema(rt).load(
+                {k: v for k, v in data.items() if k not in read_only}, partial=partial
+            )
+        except ValidationError as exc:
+            errors.update(exc.normalized_messages())
+            values = None
+        if errors:
+            raise RecordInvalid(errors)
+        return values
+
+    @staticmethod
+    def _fill_defaults(rt, values):
+        for name, f in rt.writable_fields.items():
+            if name not in values and f.default is not None:
+                default = f.default
+                if f.kind in ("decimal", "money", "date", "datetime"):
+                    default = rt.fields[name].kind_impl.marshmallow_field(f).deserialize(default)
+                values[name] = default
+
+    def _check_references(self, rt, values):
+        """Every reference must point at a live record; refuse with 422 otherwise."""
+        catalog = self.catalog()
+        errors = {}
+        for name, value in values.items():
+            if value is None:
+                continue
+            f = rt.fields.get(name)
+            if f is not None and f.kind == "reference":
+                target = catalog.type(f.reference)
+                if target is None or not _exists(target, [value]):
+                    errors[name] = [f"No live {target.label if target else f.reference} has id {value}."]
+        for relation in rt.relations:
+            ids = values.get(relation.name)
+            if ids:
+                target = catalog.type(relation.target)
+                missing = sorted(set(ids) - _live_ids(target, ids))
+                if missing:
+                    errors[relation.name] = [f"No live {target.label} has id {', '.join(map(str, missing))}."]
+        if errors:
+            raise RecordInvalid(errors)
+
+    def _prepare_stage(self, catalog, record, old, actor):
+        """Default, check and guard the stage of a pipelined record; the move, or ``None``."""
+        rt = record.type
+        if not rt.pipeline and "stage" not in rt.fields:
+            return None
+        if "stage" not in rt.fields or "pipeline" not in rt.fields:
+            return None
+        pipeline = catalog.pipeline_for(rt, record.get("pipeline"))
+        if pipeline is None:
+            raise RecordInvalid({"pipeline": [f"There is no pipeline {record.get('pipeline')!r} for {rt.plural_label.lower()}."]})
+        record["pipeline"] = pipeline.key
+        if record.get("stage") is None:
+            record["stage"] = pipeline.first_stage.key
+        from_stage = None if old is None else old.get("stage")
+        if old is not None and old.get("pipeline") != pipeline.key:
+            from_stage = None
+        to_stage = record["stage"]
+        if old is not None and from_stage == to_stage:
+            return None
+        reason = pipeline.refusal(from_stage, to_stage)
+        reasons = [reason] if reason else []
+        if not reasons:
+            reasons = self._call_stage_guards(record, pipeline, from_stage, to_stage, actor)
+        if reasons:
+            raise RecordInvalid({"stage": reasons})
+        stage = pipeline.stage(to_stage)
+        if "closed_at" in rt.fields:
+            record["closed_at"] = utcnow() if stage.outcome != "open" else None
+        return (pipeline, from_stage, to_stage)
+
+    def _call_stage_guards(self, record, pipeline, from_stage, to_stage, actor):
+        reasons = []
+        for impl in self.accord.pm.hook.accord_stage_transition_guard.get_hookimpls():
+            kwargs = dict(app=self.app, record=record, pipeline=pipeline, from_stage=from_stage,
+                          to_stage=to_stage, actor=actor)
+            try:
+                reason = impl.function(*[kwargs[a] for a in impl.argnames])
+            except AccordError:
+                raise
+            except Exception as exc:
+                raise HookFailed(f"Plugin {impl.plugin_name!r} failed in accord_stage_transition_guard: {exc}") from exc
+            if reason:
+                reasons.append(str(reason))
+        return reasons
+
+    def _write_stage_history(self, rt, record, move, actor, when):
+        pipeline, from_stage, to_stage = move
+        session = db.session
+        seconds = None
+        if from_stage is not None:
+            last = session.execute(
+                select(StageHistory.changed_at)
+                .where(StageHistory.record_type == rt.key, StageHistory.record_id == record.id)
+                .order_by(StageHistory.id.desc()).limit(1)
+            ).scalar_one_or_none()
+            if last is not None:
+                seconds = int((when - last).total_seconds())
+        session.execute(insert(StageHistory).values(
+            record_type=rt.key, record_id=record.id, pipeline=pipeline.key, from_stage=from_stage,
+            to_stage=to_stage, changed_at=when, changed_by=actor.user_id, seconds_in_previous=seconds,
+            reason=record.get("close_reason") if pipeline.stage(to_stage).outcome != "open" else None,
+        ))
+
+    def _write_relations(self, rt, record, values, new):
+        session = db.session
+        for relation in rt.relations:
+            if relation.name not in values:
+                continue
+            ids = sorted(set(values[relation.name] or ()))
+            table = relation.table
+            if not new:
+                session.execute(delete(table).where(table.c[relation.local_column] == record.id))
+            if ids:
+                session.execute(insert(table), [
+                    {relation.local_column: record.id, relation.remote_column: i} for i in ids
+                ])
+            record.values[relation.name] = ids
+
+    def _storage(self, rt, values):
+        """Split values into table columns and the ``custom`` JSON object."""
+        columns = {}
+        custom = {}
+        for name, f in rt.fields.items():
+            value = values.get(name)
+            if f.custom:
+                if value is not None:
+                    custom[name] = f.kind_impl.to_storage(value)
+            else:
+                columns[name] = value
+        return columns, custom
+
+    # Hooks ------------------------------------------------------------------------------
+
+    def _call_validate(self, rt, values, old, actor):
+        self._call_guarded("accord_record_validate", record_type=rt, values=values, record=old, actor=actor)
+
+    def _call_guarded(self, hook_name, **kwargs):
+        """Run an in-transaction hook; any error aborts the write, naming the plugin."""
+        kwargs["app"] = self.app
+        for impl in getattr(self.accord.pm.hook, hook_name).get_hookimpls():
+            try:
+                impl.function(*[kwargs[a] for a in impl.argnames])
+            except AccordError:
+                raise
+            except Exception as exc:
+                raise HookFailed(f"Plugin {impl.plugin_name!r} failed in {hook_name}: {exc}") from exc
+
+    def _after_commit(self, record, changes, event, actor, stage_move):
+        """Run after-commit hooks, each isolated: a failure is logged and never undoes the write."""
+        hook = self.accord.pm.hook
+        calls = [("accord_record_after_commit", dict(record=record, changes=changes, event=event, actor=actor))]
+        if stage_move:
+            pipeline, from_stage, to_stage = stage_move
+            calls.append(("accord_stage_changed", dict(record=record, pipeline=pipeline, from_stage=from_stage,
+                                                      to_stage=to_stage, actor=actor)))
+        for hook_name, kwargs in calls:
+            kwargs["app"] = self.app
+            for impl in getattr(hook, hook_name).get_hookimpls():
+                try:
+                    impl.function(*[kwargs[a] for a in impl.argnames])
+                except Exception:
+                    log.exception("plugin %r failed in %s for %s %s (the %s is committed)",
+                                  impl.plugin_name, hook_name, record.type.key, record.id, event)
+
+
+class _StaleVersion(Exception):
+    """The row changed between read and write."""
+
+
+@contextmanager
+def write_unit():
+    """One write transaction. On SQLite it starts ``IMMEDIATE`` (after ending any read
+    transaction) so concurrent writers queue instead of failing on a stale snapshot."""
+    session = db.session()
+    if session.in_transaction() and session.get_bind().dialect.name == "sqlite":
+        session.commit()
+    session.connection(execution_options={"accord_write": True})
+    try:
+        yield session
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"The write conflicts with stored data: {exc.orig}") from exc
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _exists(rt, ids):
+    return bool(_live_ids(rt, ids))
+
+
+def _live_ids(rt, ids):
+    table = rt.table
+    return set(db.session.execute(
+        select(table.c.id).where(table.c.id.in_(list(ids)), table.c.deleted_at.is_(None))
+    ).scalars())
+
+
+def _comparable(value):
+    if isinstance(value, list):
+        return sorted(value, key=str)
+    return value

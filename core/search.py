@@ -1,0 +1,176 @@
+"""Global search: one ``search_entry`` row per live record, with a full-text index over it.
+
+SQLite uses an FTS5 table kept in step by triggers; PostgreSQL a generated ``tsvector``
+with a GIN index plus trigram matching for partial words. Entries are written by the
+service layer on every write path, so search is never behind the data.
+"""
+
+import re
+
+from sqlalchemy import bindparam, delete, func, literal_column, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .models import SearchEntry
+
+TERM = re.compile(r"\w+", re.UNICODE)
+MAX_TERMS = 8
+
+
+def is_indexed(rt):
+    return bool(rt.title_fields or rt.searchable_fields)
+
+
+def affects_index(rt, changes):
+    names = set(rt.title_fields) | {f.name for f in rt.searchable_fields}
+    return bool(names & set(changes))
+
+
+def document(record):
+    """``(title, body)`` of a record for the index."""
+    rt = record.type
+    title = rt.title_of(record.values)
+    parts = []
+    for f in rt.searchable_fields:
+        if f.name in rt.title_fields:
+            continue
+        value = record.get(f.name)
+        if value is None or value == "":
+            continue
+        if isinstance(value, (list, tuple)):
+            parts.extend(str(v) for v in value)
+        elif isinstance(value, dict):
+            parts.extend(str(v) for v in value.values())
+        else:
+            parts.append(str(value))
+    return title, " ".join(parts)
+
+
+def index_record(session, record):
+    """Insert or refresh the search entry of a live record."""
+    rt = record.type
+    if not is_indexed(rt):
+        return
+    title, body = document(record)
+    dialect = session.get_bind().dialect.name
+    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = make_insert(SearchEntry.__table__).values(record_type=rt.key, record_id=record.id, title=title, body=body)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["record_type", "record_id"], set_={"title": title, "body": body}
+    )
+    session.execute(stmt)
+
+
+def unindex_record(session, record):
+    table = SearchEntry.__table__
+    session.execute(delete(table).where(table.c.record_type == record.type.key, table.c.record_id == record.id))
+
+
+def terms_of(query):
+    return [t.lower() for t in TERM.findall(query or "")][:MAX_TERMS]
+
+
+def matching_ids(session, record_type_key, query):
+    """A subquery of record ids of one type matching ``query`` (for list ``q=``)."""
+    terms = terms_of(query)
+    table = SearchEntry.__table__
+    if not terms:
+        return select(table.c.record_id).where(literal_column("1") == 0)
+    if session.get_bind().dialect.name == "postgresql":
+        condition = _pg_condition(terms)
+        return select(table.c.record_id).where(table.c.record_type == record_type_key, condition)
+    fts = select(literal_column("rowid")).select_from(text("search_fts")).where(
+        text("search_fts MATCH :fts_query").bindparams(fts_query=_fts_query(terms))
+    )
+    return select(table.c.record_id).where(table.c.record_type == record_type_key, table.c.id.in_(fts))
+
+
+def search(session, query, limit=20, record_types=None):
+    """Ranked matches across types: a list of ``{"type", "id", "title", "score"}``."""
+    terms = terms_of(query)
+    if not terms:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return _search_postgres(session, terms, limit, record_types)
+    return _search_sqlite(session, terms, limit, record_types)
+
+
+def _fts_query(terms):
+    return " ".join(f'"{term}"*' for term in terms)
+
+
+def _search_sqlite(session, terms, limit, record_types):
+    type_filter = ""
+    params = {"q": _fts_query(terms), "limit": limit}
+    if record_types:
+        type_filter = "AND e.record_type IN :types"
+        params["types"] = list(record_types)
+    stmt = text(
+        "SELECT e.record_type, e.record_id, e.title, -bm25(search_fts, 4.0, 1.0) AS score "
+        "FROM search_fts JOIN search_entry AS e ON e.id = search_fts.rowid "
+        f"WHERE search_fts MATCH :q {type_filter} ORDER BY bm25(search_fts, 4.0, 1.0) LIMIT :limit"
+    )
+    if record_types:
+        stmt = stmt.bindparams(bindparam("types", expanding=True))
+    rows = session.execute(stmt, params).all()
+    return [{"type": r[0], "id": r[1], "title": r[2], "score": round(float(r[3]), 4)} for r in rows]
+
+
+def _pg_tsquery(terms):
+    return func.to_tsquery("simple", " & ".join(f"{term}:*" for term in terms))
+
+
+def _pg_condition(terms):
+    table = SearchEntry.__table__
+    tsquery = _pg_tsquery(terms)
+    condition = literal_column("search_entry.document").op("@@")(tsquery)
+    partial = [t for t in terms if len(t) >= 3]
+    if partial and len(partial) == len(terms):
+        from sqlalchemy import and_, or_
+
+        condition = or_(condition, and_(*[table.c.title.ilike(f"%{_escape_like(t)}%", escape="\\") for t in partial]))
+    return condition
+
+
+def _search_postgres(session, terms, limit, record_types):
+    table = SearchEntry.__table__
+    tsquery = _pg_tsquery(terms)
+    document = literal_column("search_entry.document")
+    score = (func.ts_rank(document, tsquery) + func.similarity(table.c.title, " ".join(terms))).label("score")
+    stmt = select(table.c.record_type, table.c.record_id, table.c.title, score).where(_pg_condition(terms))
+    if record_types:
+        stmt = stmt.where(table.c.record_type.in_(list(record_types)))
+    rows = session.execute(stmt.order_by(score.desc(), table.c.id).limit(limit)).all()
+    return [{"type": r[0], "id": r[1], "title": r[2], "score": round(float(r[3]), 4)} for r in rows]
+
+
+def _escape_like(term):
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+SQLITE_DDL = [
+    "CREATE VIRTUAL TABLE search_fts USING fts5(title, body, content='search_entry', content_rowid='id', "
+    "tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
+    "CREATE TRIGGER search_entry_ai AFTER INSERT ON search_entry BEGIN "
+    "INSERT INTO search_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
+    "CREATE TRIGGER search_entry_ad AFTER DELETE ON search_entry BEGIN "
+    "INSERT INTO search_fts(search_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); END",
+    "CREATE TRIGGER search_entry_au AFTER UPDATE ON search_entry BEGIN "
+    "INSERT INTO search_fts(search_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); "
+    "INSERT INTO search_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
+]
+SQLITE_DROP = [
+    "DROP TRIGGER IF EXISTS search_entry_au", "DROP TRIGGER IF EXISTS search_entry_ad",
+    "DROP TRIGGER IF EXISTS search_entry_ai", "DROP TABLE IF EXISTS search_fts",
+]
+POSTGRES_DDL = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "ALTER TABLE search_entry ADD COLUMN document tsvector GENERATED ALWAYS AS ("
+    "setweight(to_tsvector('simple', coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('simple', coalesce(body, '')), 'B')) STORED",
+    "CREATE INDEX ix_search_entry_document ON search_entry USING gin (document)",
+    "CREATE INDEX ix_search_entry_title_trgm ON search_entry USING gin (title gin_trgm_ops)",
+]
+POSTGRES_DROP = [
+    "DROP INDEX IF EXISTS ix_search_entry_title_trgm", "DROP INDEX IF EXISTS ix_search_entry_document",
+    "ALTER TABLE search_entry DROP COLUMN IF EXISTS document",
+]

@@ -1,0 +1,227 @@
+"""Pytest fixtures for Accord and for plugins built on it (a pytest plugin, loaded
+automatically once ``accord-crm`` is installed).
+
+Each test gets a fresh app on a clean database: SQLite by default (a copy of a database
+migrated once per session), or PostgreSQL when ``ACCORD_TEST_DATABASE_URL`` is set
+(migrated once, emptied between tests).
+"""
+
+import os
+import shutil
+from contextlib import contextmanager
+
+import pytest
+
+TEST_DATABASE_ENV = "ACCORD_TEST_DATABASE_URL"
+
+
+def _postgres_url():
+    url = os.environ.get(TEST_DATABASE_ENV)
+    return url or None
+
+
+@pytest.fixture(scope="session")
+def accord_database_template(tmp_path_factory):
+    """Migrate one database per session; tests start from a copy or an emptied version of it."""
+    from accord.core import create_app
+    from accord.core.db import db
+    from accord.core.migrate import upgrade
+
+    url = _postgres_url()
+    folder = tmp_path_factory.mktemp("accord-template")
+    if url:
+        from sqlalchemy import create_engine, text
+
+        from accord.core.config import _normalise_database_url
+
+        engine = create_engine(_normalise_database_url(url))
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        app = create_app({"INSTANCE_PATH": str(folder), "DATABASE_URL": url})
+        upgrade(app)
+        with app.app_context():
+            db.engine.dispose()
+        return {"url": url}
+    path = folder / "accord.db"
+    app = create_app({"INSTANCE_PATH": str(folder), "DATABASE_URL": f"sqlite:///{path}",
+                      "SQLITE_SYNCHRONOUS": "OFF"})
+    upgrade(app)
+    with app.app_context():
+        db.session.execute(db.text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        db.session.remove()
+        db.engine.dispose()
+    return {"path": path}
+
+
+def _empty_postgres(app):
+    from sqlalchemy import text
+
+    from accord.core.db import db
+    from accord.core.migrate import upgrade
+
+    with app.app_context():
+        tables = [t.name for t in db.metadata.sorted_tables]
+        indexes = db.session.execute(text(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname LIKE 'ix_cf_%'"
+        )).scalars().all()
+        for name in indexes:
+            db.session.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
+        db.session.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        db.session.execute(text("INSERT INTO schema_generation (id, value) VALUES (1, 0)"))
+        db.session.commit()
+    upgrade(app)
+
+
+@pytest.fixture
+def accord_app_factory(accord_database_template, tmp_path):
+    """``make(plugins=(), **settings)`` → a new app on a clean database."""
+    from accord.core import create_app
+    from accord.core.db import db
+
+    made = []
+
+    def make(plugins=(), **settings):
+        instance = tmp_path / f"instance{len(made)}"
+        instance.mkdir()
+        config = {"INSTANCE_PATH": str(instance), "PLUGINS": tuple(plugins), **settings}
+        if "url" in accord_database_template:
+            config.setdefault("DATABASE_URL", accord_database_template["url"])
+            app = create_app(config)
+            _empty_postgres(app)
+        else:
+            path = instance / "accord.db"
+            shutil.copyfile(accord_database_template["path"], path)
+            config.setdefault("DATABASE_URL", f"sqlite:///{path}")
+            config.setdefault("SQLITE_SYNCHRONOUS", "OFF")
+            app = create_app(config)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(accord_app_factory):
+    """An Accord app with the core only, on a clean database."""
+    return accord_app_factory()
+
+
+@pytest.fixture
+def with_plugins(accord_app_factory):
+    """``with_plugins(plugin, ...)`` → an app with those hook implementations registered."""
+
+    def make(*plugins, **settings):
+        return accord_app_factory(plugins=plugins, **settings)
+
+    return make
+
+
+@pytest.fixture
+def admin(app):
+    """An active administrator of ``app``."""
+    return make_user(app, "admin@example.com", "Ada Admin", is_admin=True)
+
+
+def make_user(app, email, name, is_admin=False, password=None):
+    from werkzeug.security import generate_password_hash
+
+    from accord.core.db import db
+    from accord.core.models import User
+
+    with app.app_context():
+        user = User(email=email, name=name, is_admin=is_admin, is_active=True,
+                    password_hash=generate_password_hash(password) if password else None)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+
+class ApiClient:
+    """The test client with a bearer token: ``api.get("/contacts")`` means ``/api/v1/contacts``."""
+
+    def __init__(self, app, token):
+        self.app = app
+        self.token = token
+        self.client = app.test_client()
+
+    def _headers(self, headers):
+        return {"Authorization": f"Bearer {self.token}", **(headers or {})}
+
+    def _url(self, path):
+        return path if path.startswith("/api/") else "/api/v1" + path
+
+    def request(self, method, path, headers=None, **kwargs):
+        return self.client.open(self._url(path), method=method, headers=self._headers(headers), **kwargs)
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path, **kwargs):
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.request("DELETE", path, **kwargs)
+
+
+def api_client(app, user, scopes=("read", "write")):
+    from accord.core.tokens import create_token
+
+    with app.app_context():
+        token = create_token(user, name="test", scopes=scopes)
+    return ApiClient(app, token)
+
+
+@pytest.fixture
+def api(app, admin):
+    """An :class:`ApiClient` acting as ``admin``."""
+    return api_client(app, admin)
+
+
+@pytest.fixture
+def make_record(app, admin):
+    """``make_record("contact", last_name="Doe")`` → a committed record, through the service layer."""
+    from accord.core.records import Actor
+    from accord.core.registry import current_accord
+
+    actor = Actor(user_id=admin.id, source="test", is_admin=True, name=admin.name)
+
+    def make(type_key, **values):
+        with app.test_request_context():
+            return current_accord(app).records.create(type_key, values, actor)
+
+    return make
+
+
+@pytest.fixture
+def count_statements(app):
+    """``with count_statements() as seen: ...`` then ``len(seen)`` is the SQL statements run."""
+    from sqlalchemy import event
+
+    from accord.core.db import db
+
+    @contextmanager
+    def counting():
+        seen = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            if not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+                seen.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield seen
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    return counting
