@@ -191,6 +191,19 @@ class RecordService:
         self._after_commit(record, changes, "create", actor, stage_move)
         return record
 
+    def check(self, type_key, data, actor):
+        """Run every check a create would, without writing (imports check a whole file first)."""
+        rt = self.record_type(type_key)
+        values = self._validate(rt, data, partial=False)
+        self._fill_defaults(rt, values)
+        self._check_references(rt, values)
+        self._call_validate(rt, values, None, actor)
+        return values
+
+    def create_many(self, type_key, rows, actor):
+        """Create several records, each through :meth:`create`; returns them."""
+        return [self.create(type_key, data, actor) for data in rows]
+
     def update(self, type_key, record_id, data, actor, expected_version=None):
         """Apply a partial update. With ``expected_version`` a stale record answers 412;
         without it, a concurrent change is merged by retrying on the fresh version."""
@@ -467,9 +480,10 @@ def write_unit():
     """One write transaction. On SQLite it starts ``IMMEDIATE`` (after ending any read
     transaction) so concurrent writers queue instead of failing on a stale snapshot."""
     session = db.session()
-    if session.in_transaction() and session.get_bind().dialect.name == "sqlite":
-        session.commit()
-    session.connection(execution_options={"accord_write": True})
+    if session.get_bind().dialect.name == "sqlite":
+        if session.in_transaction():
+            session.commit()
+        session.connection(execution_options={"accord_write": True})
     try:
         yield session
         session.commit()
