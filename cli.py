@@ -39,7 +39,32 @@ pass_context = click.make_pass_decorator(Context)
 
 
 class AccordGroup(click.Group):
-    """Turns known failures into one line on stderr and exit status 1."""
+    """The ``accord`` command: built-in commands plus those plugins add through
+    ``accord_cli_commands``; known failures become one line on stderr and exit status 1."""
+
+    _plugin_commands = None
+
+    def plugin_commands(self):
+        """Commands of the plugins named in ``ACCORD_PLUGINS``, loaded once per process."""
+        if self._plugin_commands is None:
+            modules = [m.strip() for m in os.environ.get("ACCORD_PLUGINS", "").split(",") if m.strip()]
+            commands = {}
+            if modules:
+                from accord.core.app import plugin_manager_for
+
+                for result in plugin_manager_for(modules).hook.accord_cli_commands():
+                    for command in result or ():
+                        if command.name in commands or command.name in self.commands:
+                            raise click.ClickException(f"two commands are named {command.name!r}")
+                        commands[command.name] = command
+            self._plugin_commands = commands
+        return self._plugin_commands
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self.plugin_commands()))
+
+    def get_command(self, ctx, name):
+        return super().get_command(ctx, name) or self.plugin_commands().get(name)
 
     def invoke(self, ctx):
         try:

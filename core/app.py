@@ -39,15 +39,7 @@ def create_app(config=None):
     with app.app_context():
         configure_engine(db.engine, settings["SQLITE_SYNCHRONOUS"].upper())
 
-    plugin_manager = pluggy.PluginManager(hookspecs.PROJECT)
-    plugin_manager.add_hookspecs(hookspecs)
-    plugin_manager.register(defaults, name=defaults.name)
-    for plugin in settings["PLUGINS"]:
-        module = importlib.import_module(plugin) if isinstance(plugin, str) else plugin
-        plugin_manager.register(module, name=_plugin_name(module))
-    plugin_manager.check_pending()
-
-    accord = Accord(app, plugin_manager, settings)
+    accord = Accord(app, plugin_manager_for(settings["PLUGINS"]), settings)
     app.extensions["accord"] = accord
     accord.records = RecordService(app)
 
@@ -61,6 +53,19 @@ def create_app(config=None):
     app.register_blueprint(web)
 
     return app
+
+
+def plugin_manager_for(plugins):
+    """A plugin manager with the core's own implementations first, then ``plugins`` (modules,
+    objects or import paths) in order; a misspelt hook name is refused here."""
+    plugin_manager = pluggy.PluginManager(hookspecs.PROJECT)
+    plugin_manager.add_hookspecs(hookspecs)
+    plugin_manager.register(defaults, name=defaults.name)
+    for plugin in plugins:
+        module = importlib.import_module(plugin) if isinstance(plugin, str) else plugin
+        plugin_manager.register(module, name=_plugin_name(module))
+    plugin_manager.check_pending()
+    return plugin_manager
 
 
 def _engine_options(url):

@@ -6,7 +6,7 @@ A code-defined type is a SQLAlchemy model whose descriptor is derived from its c
 time are merged in from the ``custom_field`` table.
 """
 
-from dataclasses import dataclass, field as dc_field, replace
+from dataclasses import dataclass, replace
 
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import mapped_column

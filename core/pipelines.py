@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from .db import db
 from .models import Pipeline, PipelineStage
 
 OUTCOMES = ("open", "won", "lost")

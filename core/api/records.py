@@ -2,12 +2,13 @@
 
 import hashlib
 import json
+from datetime import timedelta
 
-from flask import g, request, url_for
+from flask import request, url_for
 from sqlalchemy import select
 
 from .. import search
-from ..db import db
+from ..db import db, utcnow
 from ..errors import BadRequest, Conflict, NotFound, PreconditionFailed, RecordInvalid
 from ..models import IdempotencyRecord, StageHistory
 from ..query import run_list
@@ -82,6 +83,11 @@ def _replay(key, fingerprint):
         )
     ).scalar_one_or_none()
     if stored is None:
+        return None
+    ttl = timedelta(hours=current_accord().settings["IDEMPOTENCY_TTL_HOURS"])
+    if stored.created_at < utcnow() - ttl:
+        db.session.delete(stored)
+        db.session.commit()
         return None
     if stored.request_hash != fingerprint:
         raise RecordInvalid(
