@@ -2,8 +2,9 @@
 automatically once ``accord-crm`` is installed).
 
 Each test gets a fresh app on a clean database: SQLite by default (a copy of a database
-migrated once per session), or PostgreSQL when ``ACCORD_TEST_DATABASE_URL`` is set
-(migrated once, emptied between tests).
+migrated once per session), or PostgreSQL when ``ACCORD_TEST_DATABASE_URL`` is set (a
+database of the session's own, created on that server, migrated once and emptied
+between tests).
 """
 
 import os
@@ -30,20 +31,14 @@ def accord_database_template(tmp_path_factory):
     url = _postgres_url()
     folder = tmp_path_factory.mktemp("accord-template")
     if url:
-        from sqlalchemy import create_engine, text
-
-        from accord.core.config import _normalise_database_url
-
-        engine = create_engine(_normalise_database_url(url))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+        base, url = _private_database(url)
         app = create_app({"INSTANCE_PATH": str(folder), "DATABASE_URL": url})
         upgrade(app)
         with app.app_context():
             db.engine.dispose()
-        return {"url": url}
+        yield {"url": url}
+        _drop_private_database(base, url)
+        return
     path = folder / "accord.db"
     app = create_app({"INSTANCE_PATH": str(folder), "DATABASE_URL": f"sqlite:///{path}",
                       "SQLITE_SYNCHRONOUS": "OFF"})
@@ -52,7 +47,33 @@ def accord_database_template(tmp_path_factory):
         db.session.execute(db.text("PRAGMA wal_checkpoint(TRUNCATE)"))
         db.session.remove()
         db.engine.dispose()
-    return {"path": path}
+    yield {"path": path}
+
+
+def _private_database(url):
+    """A database of this test session's own (created beside the one named by the URL),
+    so that test runs sharing one server never collide."""
+    from sqlalchemy import create_engine, make_url, text
+
+    from accord.core.config import _normalise_database_url
+
+    base = make_url(_normalise_database_url(url))
+    name = f"accord_test_{os.getpid()}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base, base.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_private_database(base, url):
+    from sqlalchemy import create_engine, make_url, text
+
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    engine.dispose()
 
 
 def _empty_postgres(app):

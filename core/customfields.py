@@ -77,20 +77,21 @@ def add_field(record_type_key, spec, actor, origin="local"):
 
 
 def remove_field(record_type_key, name, purge=False):
-    """Remove a custom field; its data is kept unless ``purge``."""
+    """Remove a custom field; its data is kept (hidden) unless ``purge``. Purging a field
+    removed earlier erases the data it left behind."""
     accord = current_accord()
     rt = accord.catalog().type(record_type_key)
     if rt is None:
         raise NotFound(f"There is no record type {record_type_key!r}.")
     f = rt.fields.get(name)
-    if f is None or not f.custom:
-        if f is not None:
-            raise RecordInvalid({"name": [f"{name!r} is a built-in field of {rt.label} and cannot be removed."]})
-        raise NotFound(f"{rt.label} has no custom field {name!r}.")
+    if f is not None and not f.custom:
+        raise RecordInvalid({"name": [f"{name!r} is a built-in field of {rt.label} and cannot be removed."]})
     with write_unit() as session:
         row = session.execute(
             select(CustomField).where(CustomField.record_type == rt.key, CustomField.name == name)
-        ).scalar_one()
+        ).scalar_one_or_none()
+        if row is None or (row.removed_at is not None and not purge):
+            raise NotFound(f"{rt.label} has no custom field {name!r}.")
         drop_index(session, rt, name)
         if purge:
             session.execute(_purge_statement(session, rt, name))

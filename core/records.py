@@ -40,11 +40,12 @@ SYSTEM = Actor(user_id=None, source="system", is_admin=True, name="system")
 class Record:
     """A record as hooks and services see it: its type and its values, Python-typed."""
 
-    __slots__ = ("type", "values")
+    __slots__ = ("type", "values", "stored_custom")
 
-    def __init__(self, record_type, values):
+    def __init__(self, record_type, values, stored_custom=None):
         self.type = record_type
         self.values = values
+        self.stored_custom = stored_custom or {}
 
     @property
     def id(self):
@@ -111,7 +112,7 @@ def record_from_row(record_type, row):
     for relation in record_type.relations:
         if relation.name in row:
             values[relation.name] = sorted(row[relation.name] or ())
-    return Record(record_type, values)
+    return Record(record_type, values, stored)
 
 
 class RecordService:
@@ -227,7 +228,7 @@ class RecordService:
                 raise NotFound(f"{rt.label} {record_id} does not exist.")
             if expected_version is not None and old.version != expected_version:
                 raise PreconditionFailed(f"{rt.label} {record_id} is at version {old.version}, not {expected_version}.")
-            record = Record(rt, {**old.values, **values})
+            record = Record(rt, {**old.values, **values}, old.stored_custom)
             changes = {
                 name: (old.get(name), value) for name, value in values.items()
                 if _comparable(old.get(name)) != _comparable(value)
@@ -240,7 +241,7 @@ class RecordService:
             record.values["updated_at"] = utcnow()
             record.values["version"] = old.version + 1
             self._call_guarded("accord_record_before_save", record=record, changes=changes, event="update", actor=actor)
-            columns, custom = self._storage(rt, record.values)
+            columns, custom = self._storage(rt, record.values, old.stored_custom)
             table = rt.table
             result = session.execute(
                 update(table)
@@ -277,7 +278,8 @@ class RecordService:
                 raise PreconditionFailed(f"{rt.label} {record_id} is at version {old.version}, not {expected_version}.")
             now = utcnow()
             deleted_at = now if trash else None
-            record = Record(rt, {**old.values, "deleted_at": deleted_at, "updated_at": now, "version": old.version + 1})
+            record = Record(rt, {**old.values, "deleted_at": deleted_at, "updated_at": now, "version": old.version + 1},
+                            old.stored_custom)
             changes = {"deleted_at": (old.get("deleted_at"), deleted_at)}
             self._call_guarded("accord_record_before_save", record=record, changes=changes, event=event, actor=actor)
             table = rt.table
@@ -424,14 +426,17 @@ class RecordService:
                 ])
             record.values[relation.name] = ids
 
-    def _storage(self, rt, values):
-        """Split values into table columns and the ``custom`` JSON object."""
+    def _storage(self, rt, values, stored_custom=None):
+        """Split values into table columns and the ``custom`` JSON object. Values under
+        keys the type no longer declares (a removed field's) are carried over untouched."""
         columns = {}
-        custom = {}
+        custom = dict(stored_custom or {})
         for name, f in rt.fields.items():
             value = values.get(name)
             if f.custom:
-                if value is not None:
+                if value is None:
+                    custom.pop(name, None)
+                else:
                     custom[name] = f.kind_impl.to_storage(value)
             else:
                 columns[name] = value

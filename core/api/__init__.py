@@ -94,6 +94,8 @@ def _http_error(exc):
 
 @api.errorhandler(Exception)
 def _unexpected(exc):
+    if isinstance(exc, HTTPException):
+        return _http_error(exc)
     log.exception("unhandled error on %s %s", request.method, request.path)
     return json_response({"error": {"code": "internal_error", "message": "Something went wrong on our side."}}, 500)
 
