@@ -114,6 +114,12 @@ def init(obj, admin_email, admin_password, admin_name):
 
     if len(admin_password) < 8:
         raise click.ClickException("the administrator password needs at least 8 characters")
+    from marshmallow import ValidationError, fields as ma
+
+    try:
+        ma.Email().deserialize(admin_email)
+    except ValidationError:
+        raise click.ClickException(f"{admin_email!r} is not a valid email address") from None
     upgrade(obj.app)
     with obj.app.app_context():
         user, created = ensure_admin(admin_email, admin_password, admin_name)

@@ -1,7 +1,7 @@
 """Just enough of user accounts to own records and sign in; roles and sessions arrive
 with the security work."""
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.security import generate_password_hash
 
 from .db import db
@@ -19,19 +19,21 @@ def find_user(email):
 
 
 def ensure_admin(email, password, name="Administrator"):
-    """The administrator with this email, created when missing: ``(user, created)``."""
+    """The administrator with this email, created when missing: ``(user, created)``.
+
+    The user is created through the service layer (validation, hooks, search); being an
+    administrator and the password are then set, as no API write may set them.
+    """
     try:
         return find_user(email), False
     except NotFound:
         pass
-    from marshmallow import fields as ma, ValidationError
+    from .records import SYSTEM
+    from .registry import current_accord
 
-    try:
-        ma.Email().deserialize(email)
-    except ValidationError:
-        raise ValueError(f"{email!r} is not a valid email address") from None
-    user = User(email=email.strip(), name=name, is_admin=True, is_active=True,
-                password_hash=generate_password_hash(password))
-    db.session.add(user)
+    record = current_accord().records.create("user", {"email": email.strip(), "name": name}, SYSTEM)
+    db.session.execute(
+        update(User).where(User.id == record.id).values(is_admin=True, password_hash=generate_password_hash(password))
+    )
     db.session.commit()
-    return user, True
+    return db.session.get(User, record.id), True

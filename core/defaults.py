@@ -56,14 +56,14 @@ def accord_record_before_save(app, record, changes, event, actor):
 
 @hookimpl
 def accord_stage_transition_guard(app, record, pipeline, from_stage, to_stage, actor):
-    """Closing a deal as won or lost needs a reason from the stage's list."""
+    """Closing as won or lost needs a reason from the stage's list, where it has one."""
     stage = pipeline.stage(to_stage)
-    if stage is None or stage.outcome == "open":
+    if stage is None or stage.outcome == "open" or not stage.reasons:
         return None
     reason = record.get("close_reason")
     if not reason:
         return f"Moving to '{to_stage}' needs a close_reason; one of: {', '.join(stage.reasons)}."
-    if stage.reasons and reason not in stage.reasons:
+    if reason not in stage.reasons:
         return f"close_reason {reason!r} is not one of: {', '.join(stage.reasons)}."
     return None
 

@@ -10,13 +10,17 @@ from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 from marshmallow import ValidationError, fields as ma, validate
-from sqlalchemy import JSON, Boolean, Date, Integer, Numeric, String, Text, cast, exists, func, literal_column, select
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Integer, Numeric, String, Text, cast, exists, func, literal_column, select
 from sqlalchemy.dialects.postgresql import JSONB
 
 from .db import IdType, UTCDateTime
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
+MAX_ID = 2**63 - 1
+MAX_DIGITS = 15
+MAX_PLACES = 6
+MAX_WHOLE_DIGITS = 14
 PHONE = re.compile(r"^\+?[0-9 ().\-/]{4,30}(\s*(x|ext\.?)\s*[0-9]{1,6})?$")
 
 
@@ -61,12 +65,18 @@ class DecimalField(ma.Decimal):
     def __init__(self, **kwargs):
         super().__init__(allow_nan=False, as_string=True, **kwargs)
 
+    default_error_messages = {
+        "precision": "Use at most 15 significant digits and 6 decimal places, below 100000000000000.",
+    }
+
     def _validated(self, value):
         if isinstance(value, bool):
             raise self.make_error("invalid")
         number = super()._validated(value)
-        if number is not None and abs(number) >= Decimal("1e18"):
-            raise ValidationError("Number is too large.")
+        if number is not None and number != 0:
+            shape = number.normalize().as_tuple()
+            if len(shape.digits) > MAX_DIGITS or -shape.exponent > MAX_PLACES or number.adjusted() >= MAX_WHOLE_DIGITS:
+                raise self.make_error("precision")
         return number
 
 
@@ -204,14 +214,17 @@ def _unique_items(values):
 
 class IntegerKind(Kind):
     name = "integer"
-    column_type = Integer()
+    column_type = BigInteger()
     openapi = {"type": "integer"}
 
     def marshmallow_field(self, field, **kwargs):
         return StrictInteger(validate=validate.Range(min=-(2**63), max=2**63 - 1), **kwargs)
 
     def parse_filter(self, raw):
-        return int(raw)
+        value = int(raw)
+        if not -MAX_ID - 1 <= value <= MAX_ID:
+            raise ValueError("out of range")
+        return value
 
     def custom_expr(self, table_name, name, dialect):
         if dialect == "postgresql":
@@ -224,7 +237,7 @@ class ReferenceKind(IntegerKind):
     column_type = IdType
 
     def marshmallow_field(self, field, **kwargs):
-        return StrictInteger(validate=validate.Range(min=1), **kwargs)
+        return StrictInteger(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
     def describe(self, field):
         return {"type": "integer", "description": f"id of a {field.reference}"}

@@ -143,6 +143,7 @@ def accord_record_validate(app, record_type, values, record, actor):
     ``None``) and update. Raise :class:`accord.core.errors.RecordInvalid` with per-field
     messages to refuse the write: the caller answers 422 and nothing is written.
 
+    :param app: the Flask application.
     :param record_type: the :class:`~accord.core.descriptors.RecordType`.
     :param values: the validated incoming values (a dict; do not mutate).
     :param record: the stored :class:`~accord.core.records.Record` before the change, or ``None``.
@@ -160,6 +161,7 @@ def accord_record_before_save(app, record, changes, event, actor):
     (:class:`accord.core.errors.RecordInvalid` answers 422, any other error 500 naming
     the plugin).
 
+    :param app: the Flask application.
     :param record: the :class:`~accord.core.records.Record` about to be saved.
     :param changes: ``{field: (old, new)}`` for the fields this write changes.
     :param event: ``create``, ``update``, ``delete`` or ``restore``.
@@ -175,6 +177,7 @@ def accord_record_after_commit(app, record, changes, event, actor):
     one that raises is logged with the plugin's name and the others still run; the
     committed record is never lost.
 
+    :param app: the Flask application.
     :param record: the committed :class:`~accord.core.records.Record`.
     :param changes: ``{field: (old, new)}`` for the fields the write changed.
     :param event: ``create``, ``update``, ``delete`` or ``restore``.
@@ -191,7 +194,10 @@ def accord_stage_transition_guard(app, record, pipeline, from_stage, to_stage, a
     (a string) to refuse the move with 422 on the ``stage`` field; return ``None`` to
     allow it. Every guard runs; all reasons are reported.
 
+    :param app: the Flask application.
     :param record: the :class:`~accord.core.records.Record` with its new values.
+    :param from_stage: the stage key before the move (``None`` on create).
+    :param to_stage: the stage key after the move.
     :param pipeline: the :class:`~accord.core.pipelines.PipelineDef`.
     :param actor: the acting user's :class:`~accord.core.records.Actor`.
     """
@@ -202,7 +208,10 @@ def accord_stage_changed(app, record, pipeline, from_stage, to_stage, actor):
     """React to a committed stage change (after commit, isolated like
     :func:`accord_record_after_commit`).
 
+    :param app: the Flask application.
     :param record: the committed :class:`~accord.core.records.Record`.
+    :param from_stage: the stage key before the move (``None`` on create).
+    :param to_stage: the stage key after the move.
     :param pipeline: the :class:`~accord.core.pipelines.PipelineDef`.
     :param actor: the acting user's :class:`~accord.core.records.Actor`.
     """

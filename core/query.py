@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, and_, false, func, literal_column, or_, select, tuple_
+from sqlalchemy import JSON, and_, false, func, literal, literal_column, or_, select, tuple_
 
 from .db import db
 from .errors import BadRequest
@@ -210,7 +210,7 @@ def _after_cursor(keys, values):
     """Rows strictly after the cursor in the sort order (nulls last ascending)."""
     if all(not k.nullable for k in keys) and len({k.descending for k in keys}) == 1:
         left = tuple_(*[k.expr for k in keys])
-        right = tuple_(*values)
+        right = tuple_(*[_bound(v) for v in values])
         return left < right if keys[0].descending else left > right
     alternatives = []
     for i, key in enumerate(keys):
@@ -220,10 +220,16 @@ def _after_cursor(keys, values):
 
 
 def _null_safe_equal(expr, value):
-    return expr.is_(None) if value is None else expr == value
+    return expr.is_(None) if value is None else expr == _bound(value)
+
+
+def _bound(value):
+    """Booleans as bound values, so ``>`` and ``<`` work on them as on any other value."""
+    return literal(value) if isinstance(value, bool) else value
 
 
 def _after(key, value):
+    value = _bound(value)
     if key.descending:
         if value is None:
             return key.expr.isnot(None) if key.nullable else false()

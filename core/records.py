@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .db import db, utcnow
 from .descriptors import STANDARD_FIELDS
+from .fields import MAX_ID
 from .errors import AccordError, HookFailed, NotFound, PreconditionFailed, Conflict, RecordInvalid
 from .models import StageHistory
 from .registry import current_accord
@@ -147,6 +148,8 @@ class RecordService:
     def _load(self, rt, record_id, trashed=False, for_update=False):
         from .query import record_columns
 
+        if not 0 < record_id <= MAX_ID:
+            return None
         table = rt.table
         stmt = select(*record_columns(rt)).where(table.c.id == record_id)
         stmt = stmt.where(table.c.deleted_at.isnot(None) if trashed else table.c.deleted_at.is_(None))
@@ -189,7 +192,7 @@ class RecordService:
             search.index_record(session, record)
             if before_commit:
                 before_commit(record)
-        self._after_commit(record, changes, "create", actor, stage_move)
+            on_commit(lambda: self._after_commit(record, changes, "create", actor, stage_move))
         return record
 
     def check(self, type_key, data, actor):
@@ -201,9 +204,23 @@ class RecordService:
         self._call_validate(rt, values, None, actor)
         return values
 
-    def create_many(self, type_key, rows, actor):
-        """Create several records, each through :meth:`create`; returns them."""
-        return [self.create(type_key, data, actor) for data in rows]
+    def create_many(self, type_key, rows, actor, labels=None):
+        """Create several records in one transaction: all of them, or none.
+
+        A refused row raises :class:`RecordInvalid` naming it by its label (default
+        ``row N``; an import passes ``line N``) and its fields.
+        """
+        labels = labels or [f"row {position}" for position in range(1, len(rows) + 1)]
+        created = []
+        with write_unit():
+            for label, data in zip(labels, rows):
+                try:
+                    created.append(self.create(type_key, data, actor))
+                except AccordError as exc:
+                    fields = {f"{label}: {name}": reasons for name, reasons in exc.fields.items()}
+                    raise RecordInvalid(fields or {label: [exc.message]},
+                                        message=f"{label} was refused, nothing was written: {exc.message}") from exc
+        return created
 
     def update(self, type_key, record_id, data, actor, expected_version=None):
         """Apply a partial update. With ``expected_version`` a stale record answers 412;
@@ -240,7 +257,9 @@ class RecordService:
             self._call_validate(rt, values, old, actor)
             record.values["updated_at"] = utcnow()
             record.values["version"] = old.version + 1
+            changes = _diff(rt, old, record)
             self._call_guarded("accord_record_before_save", record=record, changes=changes, event="update", actor=actor)
+            changes = _diff(rt, old, record)
             columns, custom = self._storage(rt, record.values, old.stored_custom)
             table = rt.table
             result = session.execute(
@@ -255,7 +274,7 @@ class RecordService:
                 self._write_stage_history(rt, record, stage_move, actor, record.values["updated_at"])
             if search.affects_index(rt, changes):
                 search.index_record(session, record)
-        self._after_commit(record, changes, "update", actor, stage_move)
+            on_commit(lambda: self._after_commit(record, changes, "update", actor, stage_move))
         return record
 
     def delete(self, type_key, record_id, actor, expected_version=None):
@@ -295,7 +314,7 @@ class RecordService:
                 search.unindex_record(session, record)
             else:
                 search.index_record(session, record)
-        self._after_commit(record, changes, event, actor, None)
+            on_commit(lambda: self._after_commit(record, changes, event, actor, None))
         return record
 
     # Steps ------------------------------------------------------------------------------
@@ -482,13 +501,22 @@ class _StaleVersion(Exception):
 
 @contextmanager
 def write_unit():
-    """One write transaction. On SQLite it starts ``IMMEDIATE`` (after ending any read
-    transaction) so concurrent writers queue instead of failing on a stale snapshot."""
+    """One write transaction; nested units join the outermost, so a batch (an import)
+    commits or rolls back whole. Callbacks given to :func:`on_commit` run after the
+    outermost commit, never after a rollback.
+
+    On SQLite the transaction starts ``IMMEDIATE`` (after ending any read transaction) so
+    concurrent writers queue instead of failing on a stale snapshot.
+    """
     session = db.session()
+    if "accord_after_commit" in session.info:
+        yield session
+        return
     if session.get_bind().dialect.name == "sqlite":
         if session.in_transaction():
             session.commit()
         session.connection(execution_options={"accord_write": True})
+    session.info["accord_after_commit"] = []
     try:
         yield session
         session.commit()
@@ -498,6 +526,15 @@ def write_unit():
     except BaseException:
         session.rollback()
         raise
+    finally:
+        pending = session.info.pop("accord_after_commit")
+    for callback in pending:
+        callback()
+
+
+def on_commit(callback):
+    """Run ``callback()`` once the current write unit has committed."""
+    db.session().info["accord_after_commit"].append(callback)
 
 
 def _exists(rt, ids):
@@ -509,6 +546,15 @@ def _live_ids(rt, ids):
     return set(db.session.execute(
         select(table.c.id).where(table.c.id.in_(list(ids)), table.c.deleted_at.is_(None))
     ).scalars())
+
+
+def _diff(rt, old, record):
+    """``{field: (old, new)}`` over the type's fields and relations, after every adjustment."""
+    names = list(rt.fields) + [relation.name for relation in rt.relations]
+    return {
+        name: (old.get(name), record.get(name)) for name in names
+        if _comparable(old.get(name)) != _comparable(record.get(name))
+    }
 
 
 def _comparable(value):

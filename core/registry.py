@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from .db import db
 from .descriptors import Choice, Field, RecordType, describe_model
-from .fields import StrictInteger
+from .fields import MAX_ID, StrictInteger
 from .models import CustomField, SchemaGeneration
 from .pipelines import load_pipelines, validate_definition
 
@@ -80,7 +80,7 @@ def build_schema(record_type):
             f, required=f.required, allow_none=not f.required
         )
     for relation in record_type.relations:
-        declared[relation.name] = ma.List(StrictInteger(validate=validate.Range(min=1)), allow_none=False)
+        declared[relation.name] = ma.List(StrictInteger(validate=validate.Range(min=1, max=MAX_ID)), allow_none=False)
     return Schema.from_dict(declared, name=f"{record_type.key.title()}Write")()
 
 
@@ -131,7 +131,9 @@ class Accord:
         for plugin_name, items in self._results(hook.accord_jobs):
             for job in items:
                 if job["name"] in self.jobs:
-                    raise RegistrationError(f"job {job['name']!r} is declared twice (second by {plugin_name})")
+                    raise RegistrationError(
+                        f"job {job['name']!r} is declared by {self.jobs[job['name']]['plugin']} and {plugin_name}"
+                    )
                 self.jobs[job["name"]] = {**job, "plugin": plugin_name}
         for attr, caller in (
             ("navigation", hook.accord_navigation),

@@ -60,7 +60,8 @@ def _int_or_text(raw):
 
 
 def import_file(type_key, path, email=None):
-    """Check every row, then create them all; one bad row and nothing is written."""
+    """Check every row (so all bad lines are reported at once), then create them all in
+    one transaction; one refused row and nothing is written."""
     accord = current_accord()
     rt = accord.catalog().type(type_key)
     if rt is None:
@@ -82,7 +83,10 @@ def import_file(type_key, path, email=None):
         first = next(iter(problems.items()))
         raise RecordInvalid(problems, message=f"{len(problems)} row(s) are not valid, nothing was imported; "
                                               f"first: {first[0]}: {first[1][0]}.")
-    return len(accord.records.create_many(type_key, [values for _, values in rows], actor))
+    created = accord.records.create_many(
+        type_key, [values for _, values in rows], actor, labels=[f"line {number}" for number, _ in rows]
+    )
+    return len(created)
 
 
 def export_records(type_key, fmt, stream, trashed=False):

@@ -39,9 +39,28 @@ def request_json():
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"The body is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise BadRequest("The body nests too deeply.") from None
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object.")
+    unstorable = {key: ["Contains a character that cannot be stored (NUL or a lone surrogate)."]
+                  for key, value in body.items() if not _storable(value)}
+    if unstorable:
+        raise BadRequest("Some values cannot be stored.", unstorable)
     return body
+
+
+def _storable(value, depth=0):
+    """Text without NUL and lone surrogates, which no database keeps faithfully."""
+    if isinstance(value, str):
+        return "\x00" not in value and not any("\ud800" <= ch <= "\udfff" for ch in value)
+    if depth > 32:
+        return False
+    if isinstance(value, dict):
+        return all(_storable(k, depth + 1) and _storable(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v, depth + 1) for v in value)
+    return True
 
 
 def current_actor():

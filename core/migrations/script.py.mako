@@ -7,7 +7,6 @@ Create Date: ${create_date}
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy import Text
-from sqlalchemy.dialects import postgresql
 
 from accord.core.db import UTCDateTime
 ${imports if imports else ""}

@@ -2,15 +2,14 @@
 
 Revision ID: 0001_core
 Revises: 
-Create Date: 2026-11-24 04:53:03.030488
 """
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
-from accord.core.db import UTCDateTime
 from accord.core import search
+from accord.core.db import UTCDateTime
 
 revision = '0001_core'
 down_revision = None
@@ -76,7 +75,7 @@ def upgrade():
     sa.Column('subject', sa.String(length=200), nullable=False),
     sa.Column('body', sa.Text(), nullable=True),
     sa.Column('related_type', sa.String(length=64), nullable=True),
-    sa.Column('related_id', sa.Integer(), nullable=True),
+    sa.Column('related_id', sa.BigInteger(), nullable=True),
     sa.Column('occurred_at', UTCDateTime(), nullable=True),
     sa.Column('due_at', UTCDateTime(), nullable=True),
     sa.Column('done', sa.Boolean(), nullable=True),
@@ -236,7 +235,7 @@ def upgrade():
     sa.Column('industry', sa.String(length=80), nullable=True),
     sa.Column('phone', sa.String(length=40), nullable=True),
     sa.Column('email', sa.String(length=255), nullable=True),
-    sa.Column('employees', sa.Integer(), nullable=True),
+    sa.Column('employees', sa.BigInteger(), nullable=True),
     sa.Column('street', sa.String(length=200), nullable=True),
     sa.Column('city', sa.String(length=120), nullable=True),
     sa.Column('postal_code', sa.String(length=20), nullable=True),
