@@ -4,14 +4,12 @@ A kind serves both code-defined columns and run-time custom fields kept in the `
 JSON column, so the API, validation, filters and the OpenAPI document treat them alike.
 """
 
-import json
 import re
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 from marshmallow import ValidationError, fields as ma, validate
-from sqlalchemy import JSON, BigInteger, Boolean, Date, Integer, Numeric, String, Text, cast, exists, func, literal_column, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Numeric, String, Text, exists, func, literal_column, select
 
 from .db import IdType, UTCDateTime
 
@@ -404,9 +402,7 @@ def _parse_decimal(raw):
 def multi_choice_contains(table_name, name, dialect, value):
     """SQL that holds when the multi-choice custom field ``name`` includes ``value``."""
     if dialect == "postgresql":
-        return literal_column(f"({_custom_column(table_name)} -> '{name}')").op("@>")(
-            cast(json.dumps([value]), JSONB)
-        )
+        return literal_column(f"({_custom_column(table_name)} -> '{name}')").op("@>")(func.jsonb_build_array(value))
     items = func.json_each(literal_column(f"{_custom_column(table_name)}"), literal_column(f"'$.{name}'"))
     each = items.table_valued("value").alias("choice")
     return exists(select(1).select_from(each).where(each.c.value == value))

@@ -6,8 +6,9 @@ service layer on every write path, so search is never behind the data.
 """
 
 import re
+import unicodedata
 
-from sqlalchemy import bindparam, delete, func, literal_column, select, text
+from sqlalchemy import and_, bindparam, delete, func, literal_column, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .models import SearchEntry
@@ -66,7 +67,9 @@ def unindex_record(session, record):
 
 
 def terms_of(query):
-    return [t.lower() for t in TERM.findall(query or "")][:MAX_TERMS]
+    """Lower-case, accent-free words of a query: ``Zoë-Müller`` → ``["zoe", "muller"]``."""
+    folded = "".join(ch for ch in unicodedata.normalize("NFKD", query or "") if not unicodedata.combining(ch))
+    return [t.lower() for t in TERM.findall(folded)][:MAX_TERMS]
 
 
 def matching_ids(session, record_type_key, query):
@@ -119,15 +122,17 @@ def _pg_tsquery(terms):
     return func.to_tsquery("simple", " & ".join(f"{term}:*" for term in terms))
 
 
+def _pg_title():
+    return func.accord_search_text(SearchEntry.__table__.c.title)
+
+
 def _pg_condition(terms):
-    table = SearchEntry.__table__
     tsquery = _pg_tsquery(terms)
     condition = literal_column("search_entry.document").op("@@")(tsquery)
     partial = [t for t in terms if len(t) >= 3]
     if partial and len(partial) == len(terms):
-        from sqlalchemy import and_, or_
-
-        condition = or_(condition, and_(*[table.c.title.ilike(f"%{_escape_like(t)}%", escape="\\") for t in partial]))
+        title = _pg_title()
+        condition = or_(condition, and_(*[title.like(f"%{_escape_like(t)}%", escape="\\") for t in partial]))
     return condition
 
 
@@ -135,7 +140,7 @@ def _search_postgres(session, terms, limit, record_types):
     table = SearchEntry.__table__
     tsquery = _pg_tsquery(terms)
     document = literal_column("search_entry.document")
-    score = (func.ts_rank(document, tsquery) + func.similarity(table.c.title, " ".join(terms))).label("score")
+    score = (func.ts_rank(document, tsquery) + func.similarity(_pg_title(), " ".join(terms))).label("score")
     stmt = select(table.c.record_type, table.c.record_id, table.c.title, score).where(_pg_condition(terms))
     if record_types:
         stmt = stmt.where(table.c.record_type.in_(list(record_types)))
@@ -163,14 +168,21 @@ SQLITE_DROP = [
     "DROP TRIGGER IF EXISTS search_entry_ai", "DROP TABLE IF EXISTS search_fts",
 ]
 POSTGRES_DDL = [
-    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public",
+    "CREATE EXTENSION IF NOT EXISTS unaccent SCHEMA public",
+    # Lower-case, accent-free words, as terms_of() makes of a query; immutable so that
+    # the generated column and the expression index may use it.
+    "CREATE OR REPLACE FUNCTION accord_search_text(value text) RETURNS text "
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT regexp_replace(lower(public.unaccent("
+    "'public.unaccent'::regdictionary, coalesce(value, ''))), '[[:space:][:punct:]]+', ' ', 'g') $$",
     "ALTER TABLE search_entry ADD COLUMN document tsvector GENERATED ALWAYS AS ("
-    "setweight(to_tsvector('simple', coalesce(title, '')), 'A') || "
-    "setweight(to_tsvector('simple', coalesce(body, '')), 'B')) STORED",
+    "setweight(to_tsvector('simple', accord_search_text(title)), 'A') || "
+    "setweight(to_tsvector('simple', accord_search_text(body)), 'B')) STORED",
     "CREATE INDEX ix_search_entry_document ON search_entry USING gin (document)",
-    "CREATE INDEX ix_search_entry_title_trgm ON search_entry USING gin (title gin_trgm_ops)",
+    "CREATE INDEX ix_search_entry_title_trgm ON search_entry USING gin (accord_search_text(title) public.gin_trgm_ops)",
 ]
 POSTGRES_DROP = [
     "DROP INDEX IF EXISTS ix_search_entry_title_trgm", "DROP INDEX IF EXISTS ix_search_entry_document",
     "ALTER TABLE search_entry DROP COLUMN IF EXISTS document",
+    "DROP FUNCTION IF EXISTS accord_search_text(text)",
 ]

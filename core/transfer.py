@@ -19,18 +19,26 @@ def read_rows(rt, path):
                 if not line.strip():
                     continue
                 try:
-                    rows.append((number, json.loads(line)))
+                    document = json.loads(line)
                 except ValueError as exc:
                     raise RecordInvalid({f"line {number}": [f"not valid JSON: {exc}"]}) from None
+                if isinstance(document, dict):
+                    document = {k: v for k, v in document.items() if k not in SYSTEM_COLUMNS}
+                rows.append((number, document))
             return rows
         return [(number, _typed(rt, row)) for number, row in enumerate(csv.DictReader(handle), start=2)]
 
 
+SYSTEM_COLUMNS = {"id", "created_at", "updated_at", "created_by", "version", "deleted_at"}
+
+
 def _typed(rt, row):
-    """CSV gives text; turn it into the JSON types the schema expects. Empty cells are left out."""
+    """CSV gives text; turn it into the JSON types the schema expects. Empty cells are left
+    out, and so are the standard columns an export writes (imported records get new ones),
+    so that an export imports again elsewhere."""
     values = {}
     for name, raw in row.items():
-        if name is None or raw is None or raw == "":
+        if name is None or raw is None or raw == "" or name in SYSTEM_COLUMNS:
             continue
         f = rt.fields.get(name)
         relation = next((r for r in rt.relations if r.name == name), None)
