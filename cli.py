@@ -171,8 +171,8 @@ def demo(obj, vertical, host, port, no_serve):
     login = prepare_demo(obj.app, progress=lambda text: click.echo(text, err=True))
     url = f"http://{host}:{port}"
     click.echo(f"Accord demo at {url}")
-    click.echo(f"  sign in as {login['email']} / {login['password']}")
-    click.echo(f"  try: curl -H 'Authorization: Bearer {login['token']}' {url}/api/v1/contacts?limit=5")
+    click.echo(f"  administrator: {login['email']}, password {login['password']}")
+    click.echo(f"  try: curl -H 'Authorization: Bearer {login['token']}' '{url}/api/v1/contacts?limit=5'")
     click.echo(f"  API description: {url}/api/v1/openapi.json")
     click.echo(login["token"])
     if not no_serve:
