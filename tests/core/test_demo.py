@@ -168,7 +168,7 @@ def test_cli_demo_prints_a_working_token_last(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["--instance", str(instance), "demo", "--no-serve"])
     assert result.exit_code == 0, (result.output, result.exception)
     lines = result.stdout.strip().splitlines()
-    assert lines[0].startswith("Accord demo at ") and "demo@example.com / accord-demo" in lines[1]
+    assert lines[0].startswith("Accord demo at ") and "demo@example.com, password accord-demo" in lines[1]
     token = lines[-1]
     app = create_app({"INSTANCE_PATH": str(instance)})
     try:
