@@ -6,7 +6,7 @@ from flask import request
 from .. import search as search_index
 from ..customfields import add_field, field_to_json, remove_field
 from ..db import db
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, Forbidden, NotFound
 from ..forecast import GROUPS, forecast, parse_month_bound
 from ..openapi import openapi_document
 from ..registry import current_accord
@@ -42,14 +42,22 @@ def get_type(type_key):
     return json_response(type_to_json(rt, catalog))
 
 
+def _require_admin():
+    """Changing the schema is an administrator's job (finer roles arrive with accounts)."""
+    if not current_actor().is_admin:
+        raise Forbidden("Only administrators add or remove fields.")
+
+
 @api.post("/types/<type_key>/fields")
 def create_field(type_key):
+    _require_admin()
     f = add_field(type_key, request_json(), current_actor())
     return json_response(field_to_json(f), 201)
 
 
 @api.delete("/types/<type_key>/fields/<name>")
 def delete_field(type_key, name):
+    _require_admin()
     purge = request.args.get("purge", "false").lower() in {"1", "true"}
     remove_field(type_key, name, purge=purge)
     return "", 204

@@ -2,6 +2,7 @@
 appears at once, validates, round-trips, can be indexed, hidden, brought back and purged."""
 
 from api_helpers import add_field, assert_error, count, create, dialect, scalar, sql
+from accord.testing import api_client, make_user
 
 # One spec per kind, a good value with its JSON form as answered, and a bad value.
 KIND_CASES = {
@@ -338,3 +339,13 @@ def test_adding_one_field_twice_at_once_creates_it_once(api, app):
     assert all(code in (201, 409, 422) for code in codes), codes
     assert count(app, "custom_field", "name = 'rush'") == 1
     assert create(api, "contacts", last_name="Doe", rush="yes")["rush"] == "yes"
+
+
+def test_only_administrators_change_fields(app, api):
+    clerk = api_client(app, make_user(app, "clerk@example.com", "Clerk"))
+    refused = clerk.post("/types/contact/fields", json={"name": "tier", "kind": "text"})
+    assert_error(refused, 403, "forbidden")
+    assert "tier" not in [f["name"] for f in api.get("/types/contact").json["fields"]]
+    add_field(api, "contact", name="tier", kind="text")
+    assert_error(clerk.delete("/types/contact/fields/tier"), 403, "forbidden")
+    assert "tier" in [f["name"] for f in api.get("/types/contact").json["fields"]]
