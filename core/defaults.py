@@ -40,11 +40,15 @@ def accord_record_validate(app, record_type, values, record, actor):
 
 @hookimpl
 def accord_record_before_save(app, record, changes, event, actor):
-    """Fill what a record needs and the caller left out: deal currency, activity times."""
+    """Fill what a record needs and the caller left out: deal currency and close month
+    (the forecast groups by it), activity times."""
     if event not in ("create", "update"):
         return
-    if record.type.key == "deal" and not record.get("currency"):
-        record["currency"] = app.config["ACCORD"]["DEFAULT_CURRENCY"]
+    if record.type.key == "deal":
+        if not record.get("currency"):
+            record["currency"] = app.config["ACCORD"]["DEFAULT_CURRENCY"]
+        close = record.get("expected_close_date")
+        record["expected_close_month"] = close.strftime("%Y-%m") if close else None
     if record.type.key == "activity":
         from .db import utcnow
 

@@ -6,10 +6,10 @@ Revises:
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy import Text
-from sqlalchemy.dialects import postgresql
 
 from accord.core import search
 from accord.core.db import UTCDateTime
+from sqlalchemy.dialects import postgresql
 
 revision = '0001_core'
 down_revision = None
@@ -306,6 +306,7 @@ def upgrade():
     sa.Column('pipeline', sa.String(length=64), nullable=True),
     sa.Column('stage', sa.String(length=64), nullable=True),
     sa.Column('expected_close_date', sa.Date(), nullable=True),
+    sa.Column('expected_close_month', sa.String(length=7), nullable=True),
     sa.Column('closed_at', UTCDateTime(), nullable=True),
     sa.Column('close_reason', sa.String(length=200), nullable=True),
     sa.Column('territory_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
@@ -327,6 +328,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_deal'))
     )
     with op.batch_alter_table('deal', schema=None) as batch_op:
+        batch_op.create_index('ix_deal_forecast', ['pipeline', 'stage', 'expected_close_month', 'owner_id', 'territory_id', 'currency', 'amount'], unique=False, postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index('ix_deal_live_created', ['created_at', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index('ix_deal_live_expected_close_date', ['expected_close_date', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index('ix_deal_live_name', ['name', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
@@ -367,6 +369,7 @@ def downgrade():
         batch_op.drop_index('ix_deal_live_name', postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.drop_index('ix_deal_live_expected_close_date', postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.drop_index('ix_deal_live_created', postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
+        batch_op.drop_index('ix_deal_forecast', postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
 
     op.drop_table('deal')
     with op.batch_alter_table('contact', schema=None) as batch_op:
