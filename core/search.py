@@ -87,8 +87,18 @@ def matching_ids(session, record_type_key, query):
     return select(table.c.record_id).where(table.c.record_type == record_type_key, table.c.id.in_(fts))
 
 
+CANDIDATES = 500
+
+
 def search(session, query, limit=20, record_types=None):
-    """Ranked matches across types: a list of ``{"type", "id", "title", "score"}``."""
+    """Ranked matches across types: a list of ``{"type", "id", "title", "score"}``.
+
+    Ranking weighs every match while a query has at most :data:`CANDIDATES` of them.
+    A broader query (a short prefix typed into a large CRM) is ranked among
+    :data:`CANDIDATES` of its matches (on SQLite the most recently added; on PostgreSQL
+    the first the planner finds), so typing stays fast however many records there are;
+    each further letter narrows the matches until all of them are ranked.
+    """
     terms = terms_of(query)
     if not terms:
         return []
@@ -103,18 +113,24 @@ def _fts_query(terms):
 
 def _search_sqlite(session, terms, limit, record_types):
     type_filter = ""
-    params = {"q": _fts_query(terms), "limit": limit}
+    params = {"q": _fts_query(terms), "limit": limit, "candidates": CANDIDATES}
     if record_types:
         type_filter = "AND e.record_type IN :types"
         params["types"] = list(record_types)
     stmt = text(
-        "SELECT e.record_type, e.record_id, e.title, -bm25(search_fts, 4.0, 1.0) AS score "
-        "FROM search_fts JOIN search_entry AS e ON e.id = search_fts.rowid "
-        f"WHERE search_fts MATCH :q {type_filter} ORDER BY bm25(search_fts, 4.0, 1.0) LIMIT :limit"
+        "SELECT c.record_type, c.record_id, c.title, -c.rank AS score FROM ("
+        " SELECT e.id, e.record_type, e.record_id, e.title, bm25(search_fts, 4.0, 1.0) AS rank"
+        " FROM search_fts JOIN search_entry AS e ON e.id = search_fts.rowid"
+        f" WHERE search_fts MATCH :q {type_filter}"
+        " ORDER BY search_fts.rowid DESC LIMIT :candidates"
+        ") AS c ORDER BY c.rank, c.id DESC LIMIT :limit"
     )
     if record_types:
         stmt = stmt.bindparams(bindparam("types", expanding=True))
-    rows = session.execute(stmt, params).all()
+    return _results(session.execute(stmt, params))
+
+
+def _results(rows):
     return [{"type": r[0], "id": r[1], "title": r[2], "score": round(float(r[3]), 4)} for r in rows]
 
 
@@ -126,26 +142,46 @@ def _pg_title():
     return func.accord_search_text(SearchEntry.__table__.c.title)
 
 
+def _pg_partial(terms):
+    """Titles holding every term anywhere, not only at a word's start (trigram index)."""
+    if not all(len(t) >= 3 for t in terms):
+        return None
+    title = _pg_title()
+    return and_(*[title.like(f"%{_escape_like(t)}%", escape="\\") for t in terms])
+
+
 def _pg_condition(terms):
-    tsquery = _pg_tsquery(terms)
-    condition = literal_column("search_entry.document").op("@@")(tsquery)
-    partial = [t for t in terms if len(t) >= 3]
-    if partial and len(partial) == len(terms):
-        title = _pg_title()
-        condition = or_(condition, and_(*[title.like(f"%{_escape_like(t)}%", escape="\\") for t in partial]))
-    return condition
+    condition = literal_column("search_entry.document").op("@@")(_pg_tsquery(terms))
+    partial = _pg_partial(terms)
+    return condition if partial is None else or_(condition, partial)
 
 
 def _search_postgres(session, terms, limit, record_types):
+    """Word-prefix matches first; titles that hold the terms inside words fill up the rest."""
     table = SearchEntry.__table__
     tsquery = _pg_tsquery(terms)
-    document = literal_column("search_entry.document")
-    score = (func.ts_rank(document, tsquery) + func.similarity(_pg_title(), " ".join(terms))).label("score")
-    stmt = select(table.c.record_type, table.c.record_id, table.c.title, score).where(_pg_condition(terms))
+    found = _pg_ranked(session, literal_column("search_entry.document").op("@@")(tsquery), terms, limit, record_types)
+    partial = _pg_partial(terms)
+    if len(found) < limit and partial is not None:
+        seen = [r[1] for r in found] or [0]
+        condition = and_(partial, table.c.id.notin_(seen))
+        found += _pg_ranked(session, condition, terms, limit - len(found), record_types)
+    return _results((r[0], r[2], r[3], r[4]) for r in found)
+
+
+def _pg_ranked(session, condition, terms, limit, record_types):
+    table = SearchEntry.__table__
+    tsquery = _pg_tsquery(terms)
+    candidates = select(table.c.id, table.c.record_type, table.c.record_id, table.c.title,
+                        literal_column("search_entry.document").label("document")).where(condition)
     if record_types:
-        stmt = stmt.where(table.c.record_type.in_(list(record_types)))
-    rows = session.execute(stmt.order_by(score.desc(), table.c.id).limit(limit)).all()
-    return [{"type": r[0], "id": r[1], "title": r[2], "score": round(float(r[3]), 4)} for r in rows]
+        candidates = candidates.where(table.c.record_type.in_(list(record_types)))
+    c = candidates.limit(CANDIDATES).subquery("c")
+    score = (func.ts_rank(c.c.document, tsquery) + func.similarity(func.accord_search_text(c.c.title), " ".join(terms)))
+    stmt = select(c.c.record_type, c.c.id, c.c.record_id, c.c.title, score.label("score")).order_by(
+        score.desc(), c.c.id.desc()
+    ).limit(limit)
+    return session.execute(stmt).all()
 
 
 def _escape_like(term):
