@@ -8,7 +8,7 @@ service layer on every write path, so search is never behind the data.
 import re
 import unicodedata
 
-from sqlalchemy import and_, bindparam, delete, func, literal_column, or_, select, text
+from sqlalchemy import and_, bindparam, delete, func, literal_column, not_, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .models import SearchEntry
@@ -158,14 +158,11 @@ def _pg_condition(terms):
 
 def _search_postgres(session, terms, limit, record_types):
     """Word-prefix matches first; titles that hold the terms inside words fill up the rest."""
-    table = SearchEntry.__table__
-    tsquery = _pg_tsquery(terms)
-    found = _pg_ranked(session, literal_column("search_entry.document").op("@@")(tsquery), terms, limit, record_types)
+    word_prefix = literal_column("search_entry.document").op("@@")(_pg_tsquery(terms))
+    found = _pg_ranked(session, word_prefix, terms, limit, record_types)
     partial = _pg_partial(terms)
     if len(found) < limit and partial is not None:
-        seen = [r[1] for r in found] or [0]
-        condition = and_(partial, table.c.id.notin_(seen))
-        found += _pg_ranked(session, condition, terms, limit - len(found), record_types)
+        found += _pg_ranked(session, and_(partial, not_(word_prefix)), terms, limit - len(found), record_types)
     return _results((r[0], r[2], r[3], r[4]) for r in found)
 
 

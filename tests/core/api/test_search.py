@@ -137,3 +137,17 @@ def test_accents_do_not_matter(api):
     contact = create(api, "contacts", first_name="Zoë", last_name="Müller")
     assert _keys(_hits(api, "q=muller")) == [("contact", contact["id"])]
     assert _keys(_hits(api, "q=Müll")) == [("contact", contact["id"])]
+
+
+def test_a_broad_query_is_ranked_among_a_bounded_set_of_candidates(api, monkeypatch):
+    """However many records match a short prefix, search weighs at most CANDIDATES of them."""
+    import accord.core.search
+
+    monkeypatch.setattr(accord.core.search, "CANDIDATES", 3)
+    for number in range(6):
+        assert api.post("/contacts", json={"first_name": "Mara", "last_name": f"Marsh{number}"}).status_code == 201
+    found = api.get("/search?q=mar&limit=10").json["data"]
+    assert len(found) == 3
+    assert all(hit["title"].startswith("Mara Marsh") for hit in found)
+    monkeypatch.setattr(accord.core.search, "CANDIDATES", 500)
+    assert len(api.get("/search?q=mar&limit=10").json["data"]) == 6
