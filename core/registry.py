@@ -172,9 +172,9 @@ class Accord:
         cached = g.get("accord_catalog")
         if cached is not None:
             return cached
-        generation = db.session.execute(
-            select(SchemaGeneration.value).where(SchemaGeneration.id == 1)
-        ).scalar_one_or_none() or 0
+        generation = g.pop("accord_generation", None)
+        if generation is None:
+            generation = db.session.execute(select(current_generation())).scalar_one_or_none() or 0
         catalog = self._catalog
         if catalog is None or catalog.generation != generation:
             with self._catalog_lock:
@@ -208,6 +208,13 @@ def custom_field_descriptor(row):
         default=row.default, pii=row.pii, indexed=row.indexed, searchable=row.searchable,
         help=row.help, reference=row.reference, custom=True, origin=row.origin,
     )
+
+
+def current_generation():
+    """The schema generation as a scalar subquery, so a request's first query (the token
+    lookup) can carry it and the catalog check costs no round trip of its own; whoever
+    reads it puts it in ``g.accord_generation``."""
+    return select(SchemaGeneration.value).where(SchemaGeneration.id == 1).scalar_subquery()
 
 
 def bump_generation(session):

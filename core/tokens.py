@@ -31,9 +31,13 @@ def create_token(user, name="api", scopes=SCOPES, days=None):
 
 
 def authenticate(token):
-    """``(user, scopes)`` for a valid token, else ``None``."""
+    """The acting user's ``id``, ``name``, ``is_admin``, the token's ``scopes`` and the
+    current ``schema_generation`` for a valid token, else ``None``."""
+    from .registry import current_generation
+
     row = db.session.execute(
-        select(User.id, User.name, User.is_admin, ApiToken.scopes, ApiToken.expires_at)
+        select(User.id, User.name, User.is_admin, ApiToken.scopes, ApiToken.expires_at,
+               current_generation().label("schema_generation"))
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None),
                User.is_active.is_(True), User.deleted_at.is_(None))

@@ -84,6 +84,7 @@ def _authenticate():
     if found is None:
         raise Unauthorized("The token is unknown, revoked or expired.")
     g.accord_actor = Actor(user_id=found.id, source="api", is_admin=found.is_admin, name=found.name)
+    g.accord_generation = found.schema_generation or 0
     g.accord_scopes = set(found.scopes)
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         require_scope("write")
