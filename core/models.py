@@ -9,6 +9,7 @@ from .db import IdType, JsonType, UTCDateTime, db, utcnow
 from .descriptors import RecordTypeOptions, Relation, record_field
 
 LIVE = text("deleted_at IS NULL")
+TRASHED = text("deleted_at IS NOT NULL")
 
 
 class RecordColumns:
@@ -26,10 +27,12 @@ class RecordColumns:
 
 
 def live_indexes(table_name, *columns):
-    """The keyset index over live rows: ``(created_at, id)`` and any extra sort keys."""
+    """The keyset indexes: live rows by ``(created_at, id)`` and by any extra sort keys, and
+    the trash by deletion time. The trash index covers trashed rows only, so it never
+    tempts a planner away from the live ones."""
     return (
         Index(f"ix_{table_name}_live_created", "created_at", "id", postgresql_where=LIVE, sqlite_where=LIVE),
-        Index(f"ix_{table_name}_trash", "deleted_at", "id"),
+        Index(f"ix_{table_name}_trash", "deleted_at", "id", postgresql_where=TRASHED, sqlite_where=TRASHED),
         *(
             Index(f"ix_{table_name}_live_{col}", col, "id", postgresql_where=LIVE, sqlite_where=LIVE)
             for col in columns

@@ -6,10 +6,10 @@ Revises:
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy import Text
+from sqlalchemy.dialects import postgresql
 
 from accord.core import search
 from accord.core.db import UTCDateTime
-from sqlalchemy.dialects import postgresql
 
 revision = '0001_core'
 down_revision = None
@@ -68,7 +68,7 @@ def upgrade():
         batch_op.create_index('ix_user_live_created', ['created_at', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index('ix_user_live_name', ['name', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index(batch_op.f('ix_user_team_id'), ['team_id'], unique=False)
-        batch_op.create_index('ix_user_trash', ['deleted_at', 'id'], unique=False)
+        batch_op.create_index('ix_user_trash', ['deleted_at', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NOT NULL'), sqlite_where=sa.text('deleted_at IS NOT NULL'))
 
     op.create_table('activity',
     sa.Column('kind', sa.String(length=64), nullable=False),
@@ -99,7 +99,7 @@ def upgrade():
         batch_op.create_index('ix_activity_live_occurred_at', ['occurred_at', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index('ix_activity_open_tasks', ['owner_id', 'due_at'], unique=False, postgresql_where=sa.text("deleted_at IS NULL AND kind = 'task' AND done = false"), sqlite_where=sa.text("deleted_at IS NULL AND kind = 'task' AND done = 0"))
         batch_op.create_index('ix_activity_regarding', ['related_type', 'related_id', 'occurred_at', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
-        batch_op.create_index('ix_activity_trash', ['deleted_at', 'id'], unique=False)
+        batch_op.create_index('ix_activity_trash', ['deleted_at', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NOT NULL'), sqlite_where=sa.text('deleted_at IS NOT NULL'))
 
     op.create_table('api_token',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -205,7 +205,7 @@ def upgrade():
     with op.batch_alter_table('team', schema=None) as batch_op:
         batch_op.create_index('ix_team_live_created', ['created_at', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index('ix_team_live_name', ['name', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
-        batch_op.create_index('ix_team_trash', ['deleted_at', 'id'], unique=False)
+        batch_op.create_index('ix_team_trash', ['deleted_at', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NOT NULL'), sqlite_where=sa.text('deleted_at IS NOT NULL'))
 
     op.create_table('territory',
     sa.Column('name', sa.String(length=120), nullable=False),
@@ -227,7 +227,7 @@ def upgrade():
     with op.batch_alter_table('territory', schema=None) as batch_op:
         batch_op.create_index('ix_territory_live_created', ['created_at', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index('ix_territory_live_name', ['name', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
-        batch_op.create_index('ix_territory_trash', ['deleted_at', 'id'], unique=False)
+        batch_op.create_index('ix_territory_trash', ['deleted_at', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NOT NULL'), sqlite_where=sa.text('deleted_at IS NOT NULL'))
 
     op.create_table('organization',
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -261,7 +261,7 @@ def upgrade():
         batch_op.create_index('ix_organization_live_created', ['created_at', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index('ix_organization_live_name', ['name', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index(batch_op.f('ix_organization_territory_id'), ['territory_id'], unique=False)
-        batch_op.create_index('ix_organization_trash', ['deleted_at', 'id'], unique=False)
+        batch_op.create_index('ix_organization_trash', ['deleted_at', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NOT NULL'), sqlite_where=sa.text('deleted_at IS NOT NULL'))
 
     op.create_table('contact',
     sa.Column('first_name', sa.String(length=100), nullable=True),
@@ -296,7 +296,7 @@ def upgrade():
         batch_op.create_index('ix_contact_live_email', ['email'], unique=False, postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index('ix_contact_live_last_name', ['last_name', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index(batch_op.f('ix_contact_organization_id'), ['organization_id'], unique=False)
-        batch_op.create_index('ix_contact_trash', ['deleted_at', 'id'], unique=False)
+        batch_op.create_index('ix_contact_trash', ['deleted_at', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NOT NULL'), sqlite_where=sa.text('deleted_at IS NOT NULL'))
 
     op.create_table('deal',
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -335,7 +335,7 @@ def upgrade():
         batch_op.create_index('ix_deal_live_stage', ['pipeline', 'stage', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index(batch_op.f('ix_deal_organization_id'), ['organization_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_deal_territory_id'), ['territory_id'], unique=False)
-        batch_op.create_index('ix_deal_trash', ['deleted_at', 'id'], unique=False)
+        batch_op.create_index('ix_deal_trash', ['deleted_at', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NOT NULL'), sqlite_where=sa.text('deleted_at IS NOT NULL'))
 
     op.create_table('deal_contact',
     sa.Column('deal_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -362,7 +362,7 @@ def downgrade():
 
     op.drop_table('deal_contact')
     with op.batch_alter_table('deal', schema=None) as batch_op:
-        batch_op.drop_index('ix_deal_trash')
+        batch_op.drop_index('ix_deal_trash', postgresql_where=sa.text('deleted_at IS NOT NULL'), sqlite_where=sa.text('deleted_at IS NOT NULL'))
         batch_op.drop_index(batch_op.f('ix_deal_territory_id'))
         batch_op.drop_index(batch_op.f('ix_deal_organization_id'))
         batch_op.drop_index('ix_deal_live_stage', postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
@@ -373,7 +373,7 @@ def downgrade():
 
     op.drop_table('deal')
     with op.batch_alter_table('contact', schema=None) as batch_op:
-        batch_op.drop_index('ix_contact_trash')
+        batch_op.drop_index('ix_contact_trash', postgresql_where=sa.text('deleted_at IS NOT NULL'), sqlite_where=sa.text('deleted_at IS NOT NULL'))
         batch_op.drop_index(batch_op.f('ix_contact_organization_id'))
         batch_op.drop_index('ix_contact_live_last_name', postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.drop_index('ix_contact_live_email', postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
@@ -381,20 +381,20 @@ def downgrade():
 
     op.drop_table('contact')
     with op.batch_alter_table('organization', schema=None) as batch_op:
-        batch_op.drop_index('ix_organization_trash')
+        batch_op.drop_index('ix_organization_trash', postgresql_where=sa.text('deleted_at IS NOT NULL'), sqlite_where=sa.text('deleted_at IS NOT NULL'))
         batch_op.drop_index(batch_op.f('ix_organization_territory_id'))
         batch_op.drop_index('ix_organization_live_name', postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.drop_index('ix_organization_live_created', postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
 
     op.drop_table('organization')
     with op.batch_alter_table('territory', schema=None) as batch_op:
-        batch_op.drop_index('ix_territory_trash')
+        batch_op.drop_index('ix_territory_trash', postgresql_where=sa.text('deleted_at IS NOT NULL'), sqlite_where=sa.text('deleted_at IS NOT NULL'))
         batch_op.drop_index('ix_territory_live_name', postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.drop_index('ix_territory_live_created', postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
 
     op.drop_table('territory')
     with op.batch_alter_table('team', schema=None) as batch_op:
-        batch_op.drop_index('ix_team_trash')
+        batch_op.drop_index('ix_team_trash', postgresql_where=sa.text('deleted_at IS NOT NULL'), sqlite_where=sa.text('deleted_at IS NOT NULL'))
         batch_op.drop_index('ix_team_live_name', postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.drop_index('ix_team_live_created', postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
 
@@ -411,7 +411,7 @@ def downgrade():
     op.drop_table('custom_field')
     op.drop_table('api_token')
     with op.batch_alter_table('activity', schema=None) as batch_op:
-        batch_op.drop_index('ix_activity_trash')
+        batch_op.drop_index('ix_activity_trash', postgresql_where=sa.text('deleted_at IS NOT NULL'), sqlite_where=sa.text('deleted_at IS NOT NULL'))
         batch_op.drop_index('ix_activity_regarding', postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.drop_index('ix_activity_open_tasks', postgresql_where=sa.text("deleted_at IS NULL AND kind = 'task' AND done = false"), sqlite_where=sa.text("deleted_at IS NULL AND kind = 'task' AND done = 0"))
         batch_op.drop_index('ix_activity_live_occurred_at', postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
@@ -419,7 +419,7 @@ def downgrade():
 
     op.drop_table('activity')
     with op.batch_alter_table('user', schema=None) as batch_op:
-        batch_op.drop_index('ix_user_trash')
+        batch_op.drop_index('ix_user_trash', postgresql_where=sa.text('deleted_at IS NOT NULL'), sqlite_where=sa.text('deleted_at IS NOT NULL'))
         batch_op.drop_index(batch_op.f('ix_user_team_id'))
         batch_op.drop_index('ix_user_live_name', postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.drop_index('ix_user_live_created', postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
