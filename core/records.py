@@ -182,9 +182,10 @@ class RecordService:
             changes = {name: (None, value) for name, value in values.items() if value is not None}
             self._call_guarded("accord_record_before_save", record=record, changes=changes, event="create", actor=actor)
             columns, custom = self._storage(rt, record.values)
-            result = session.execute(insert(rt.table).values(
-                **columns, custom=custom, created_at=now, updated_at=now, created_by=actor.user_id, version=1,
-            ))
+            result = session.connection().execute(insert(rt.table), {
+                **columns, "custom": custom, "created_at": now, "updated_at": now,
+                "created_by": actor.user_id, "version": 1,
+            })
             record.values["id"] = result.inserted_primary_key[0]
             self._write_relations(rt, record, values, new=True)
             if stage_move:

@@ -6,6 +6,7 @@ service layer on every write path, so search is never behind the data.
 """
 
 import re
+from functools import lru_cache
 import unicodedata
 
 from sqlalchemy import and_, bindparam, delete, func, literal_column, not_, or_, select, text
@@ -52,13 +53,18 @@ def index_record(session, record):
     if not is_indexed(rt):
         return
     title, body = document(record)
-    dialect = session.get_bind().dialect.name
+    session.connection().execute(_upsert(session.get_bind().dialect.name),
+                    {"record_type": rt.key, "record_id": record.id, "title": title, "body": body})
+
+
+@lru_cache(maxsize=2)
+def _upsert(dialect):
+    """Insert-or-refresh of one entry, built once per engine kind."""
     make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = make_insert(SearchEntry.__table__).values(record_type=rt.key, record_id=record.id, title=title, body=body)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["record_type", "record_id"], set_={"title": title, "body": body}
+    stmt = make_insert(SearchEntry.__table__)
+    return stmt.on_conflict_do_update(
+        index_elements=["record_type", "record_id"], set_={"title": stmt.excluded.title, "body": stmt.excluded.body}
     )
-    session.execute(stmt)
 
 
 def unindex_record(session, record):

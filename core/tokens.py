@@ -1,10 +1,11 @@
 """API bearer tokens: shown once, stored as SHA-256, scoped to read and/or write."""
 
 import hashlib
+from functools import lru_cache
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .db import db, utcnow
 from .models import ApiToken, User
@@ -30,18 +31,24 @@ def create_token(user, name="api", scopes=SCOPES, days=None):
     return token
 
 
-def authenticate(token):
-    """The acting user's ``id``, ``name``, ``is_admin``, the token's ``scopes`` and the
-    current ``schema_generation`` for a valid token, else ``None``."""
+@lru_cache(maxsize=1)
+def _token_lookup():
+    """The lookup statement, built once: every API request runs it."""
     from .registry import current_generation
 
-    row = db.session.execute(
+    return (
         select(User.id, User.name, User.is_admin, ApiToken.scopes, ApiToken.expires_at,
                current_generation().label("schema_generation"))
         .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None),
+        .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
                User.is_active.is_(True), User.deleted_at.is_(None))
-    ).first()
+    )
+
+
+def authenticate(token):
+    """The acting user's ``id``, ``name``, ``is_admin``, the token's ``scopes`` and the
+    current ``schema_generation`` for a valid token, else ``None``."""
+    row = db.session.connection().execute(_token_lookup(), {"token_hash": hash_token(token)}).first()
     if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
         return None
     return row

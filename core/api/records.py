@@ -4,7 +4,7 @@ import hashlib
 import json
 from datetime import timedelta
 
-from flask import request, url_for
+from flask import request
 from sqlalchemy import select
 
 from .. import search
@@ -102,7 +102,7 @@ def _replay(key, fingerprint):
 
 
 def _created_headers(record):
-    return {"Location": url_for("api.get_record", plural=record.type.plural, record_id=record.id), "ETag": record.etag}
+    return {"Location": f"{api.url_prefix}/{record.type.plural}/{record.id}", "ETag": record.etag}
 
 
 def _created(record):
