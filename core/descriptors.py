@@ -7,6 +7,7 @@ time are merged in from the ``custom_field`` table.
 """
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import mapped_column
@@ -109,6 +110,18 @@ class RecordType:
     timeline: bool = False
     origin: str = "core"
     model: object = None
+
+    @cached_property
+    def json_plan(self):
+        """``(name, to_json)`` of each field after the standard ones, for fast serialising."""
+        return tuple((name, f.kind_impl.to_json) for name, f in self.fields.items() if name not in STANDARD_FIELDS)
+
+    @cached_property
+    def load_plan(self):
+        """Column fields to copy from a row, and ``(name, from_storage)`` of custom fields."""
+        columns = tuple(name for name, f in self.fields.items() if not f.custom and name not in STANDARD_FIELDS)
+        custom = tuple((name, f.kind_impl.from_storage) for name, f in self.fields.items() if f.custom)
+        return columns, custom
 
     @property
     def writable_fields(self):

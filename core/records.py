@@ -83,9 +83,9 @@ class Record:
             body[key] = _json_datetime(body[key])
         if self.values.get("deleted_at") is not None:
             body["deleted_at"] = _json_datetime(self.values["deleted_at"])
-        for name, f in self.type.fields.items():
-            if name != "owner_id":
-                body[name] = f.kind_impl.to_json(self.values.get(name))
+        values = self.values
+        for name, to_json in self.type.json_plan:
+            body[name] = to_json(values.get(name))
         for relation in self.type.relations:
             body[relation.name] = sorted(self.values.get(relation.name) or ())
         return body
@@ -105,11 +105,11 @@ def record_from_row(record_type, row):
     values = {name: row[name] for name in STANDARD_FIELDS}
     values["deleted_at"] = row["deleted_at"]
     stored = row["custom"] or {}
-    for name, f in record_type.fields.items():
-        if f.custom:
-            values[name] = f.kind_impl.from_storage(stored.get(name))
-        elif name not in values:
-            values[name] = row[name]
+    columns, custom = record_type.load_plan
+    for name in columns:
+        values[name] = row[name]
+    for name, from_storage in custom:
+        values[name] = from_storage(stored.get(name))
     for relation in record_type.relations:
         if relation.name in row:
             values[relation.name] = sorted(row[relation.name] or ())
@@ -513,10 +513,7 @@ def write_unit():
     if "accord_after_commit" in session.info:
         yield session
         return
-    if session.get_bind().dialect.name == "sqlite":
-        if session.in_transaction():
-            session.commit()
-        session.connection(execution_options={"accord_write": True})
+    begin_write()
     session.info["accord_after_commit"] = []
     try:
         yield session
@@ -531,6 +528,20 @@ def write_unit():
         pending = session.info.pop("accord_after_commit")
     for callback in pending:
         callback()
+
+
+def begin_write():
+    """Make the session's transaction a write transaction. SQLite: end a read transaction
+    first, then ``BEGIN IMMEDIATE``; a write request calls this before its first read, so
+    it takes the lock once. PostgreSQL needs nothing."""
+    session = db.session()
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        if session.connection().get_execution_options().get("accord_write"):
+            return
+        session.commit()
+    session.connection(execution_options={"accord_write": True})
 
 
 def on_commit(callback):

@@ -3,12 +3,13 @@ error shape ``{"error": {"code", "message", "fields"}}`` for every failure."""
 
 import json
 import logging
+import re
 
 from flask import Blueprint, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import AccordError, BadRequest, Forbidden, HookFailed, Unauthorized
-from ..records import Actor
+from ..records import Actor, begin_write
 from ..tokens import authenticate
 
 log = logging.getLogger("accord.api")
@@ -50,10 +51,13 @@ def request_json():
     return body
 
 
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _storable(value, depth=0):
     """Text without NUL and lone surrogates, which no database keeps faithfully."""
     if isinstance(value, str):
-        return "\x00" not in value and not any("\ud800" <= ch <= "\udfff" for ch in value)
+        return UNSTORABLE.search(value) is None
     if depth > 32:
         return False
     if isinstance(value, dict):
@@ -80,6 +84,8 @@ def _authenticate():
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send 'Authorization: Bearer <token>'; create one with 'accord tokens create'.")
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        begin_write()
     found = authenticate(token.strip())
     if found is None:
         raise Unauthorized("The token is unknown, revoked or expired.")
