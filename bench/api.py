@@ -1,0 +1,1526 @@
+#!/usr/bin/env python3
+"""API benchmark: list, filter, search, create, forecast and CLI start-up at 1,000,000 rows.
+
+Loads ``--rows`` contacts and as many deals (SQLite by default; PostgreSQL when
+``--database-url`` or ``ACCORD_BENCH_DATABASE_URL`` is set), then measures, each in the
+same run as its baseline:
+
+* p50/p95 of ``GET /api/v1/contacts?limit=50&sort=-created_at`` at the first page and at
+  a deep page (keyset), of a filter on an indexed custom field and of
+  ``GET /api/v1/search?q=<3-letter prefix>``, through the Flask test client, next to a
+  bare SQLAlchemy Core keyset query plus ``json.dumps`` of the same 50 rows and next to
+  the API's own SQL replayed on the raw driver (the database's share);
+* SQL statements per list page (contacts with 10 custom fields, deals with a relation);
+* an API contact create against a bare Core insert + commit of the same row, on an empty
+  database and with the loaded rows present;
+* the weighted forecast over the loaded deals;
+* ``accord --help`` start-up time, and that plugin discovery never runs per request.
+
+It prints a summary table (metric, measured, target, PASS/FAIL), the command that
+reproduces it, and writes the figures to ``bench/results/api-<engine>.json``.
+
+Run ``python3 bench/api.py --help`` for the options; see ``bench/README.md``.
+"""
+
+import argparse
+import base64
+import gc
+import json
+import math
+import os
+import platform
+import random
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlencode
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+ENV_URL = "ACCORD_BENCH_DATABASE_URL"
+
+LIST_P95_MS = 10.0
+LIST_VS_BASELINE = 5.0
+MAX_STATEMENTS = 3
+CREATE_RATIO = 3.0
+CREATE_GROWTH_TOLERANCE = 1.25  # "no worse with N rows than with none", allowing for run-to-run noise
+DEEP_VS_FIRST = 1.5  # keyset: the same cost; 1.5x allows for noise
+FORECAST_S = {"sqlite": 1.0, "postgresql": 0.5}
+CLI_S = 0.5
+
+SEARCH_PREFIX = "mar"
+FILTER_FIELD, FILTER_VALUE = "tier", "gold"
+
+# ---------------------------------------------------------------------------------------
+# Synthetic data
+# ---------------------------------------------------------------------------------------
+
+FIRST_NAMES = (
+    "Aaliyah Aaron Abigail Ada Adam Adrian Aiden Alan Albert Alejandro Alexander Alice Alicia "
+    "Amanda Amelia Amir Ana Andrea Andrew Angela Anna Anthony Antonio Aria Arthur Ava Barbara "
+    "Beatriz Benjamin Bernard Bianca Brian Bruno Camila Carlos Carmen Caroline Catherine Charles "
+    "Charlotte Chen Chloe Christian Christopher Claire Clara Daniel David Deborah Diana Diego "
+    "Dmitri Dorothy Edward Elena Elijah Elizabeth Ella Emily Emma Eric Ethan Eva Fatima Felix "
+    "Fernando Fiona Francesca Francisco Frank Gabriel George Grace Hana Hannah Harper Harry Henry "
+    "Hiroshi Hugo Ian Ingrid Isaac Isabel Isabella Ivan Jack Jacob James Jane Javier Jennifer "
+    "Jessica Joan John Jonas Jorge Jose Joseph Joshua Julia Julian Karen Kenji Kevin Laura Layla "
+    "Leo Leon Liam Lina Linda Lucas Lucia Luis Luka Madison Maria Mariana Marie Marco Marcus "
+    "Margaret Mark Marta Martin Mary Mason Mateo Matthew Maya Mei Mia Michael Michelle Miguel "
+    "Mila Mohammed Natalia Nathan Nicholas Nina Noah Nora Olivia Omar Oscar Pablo Patricia Paul "
+    "Pedro Peter Priya Rachel Rafael Rahul Rebecca Richard Robert Rosa Ryan Samuel Sara Sarah "
+    "Sebastian Sofia Sophie Stefan Stephen Susan Thomas Tomas Valentina Victoria William Yuki Zoe"
+).split()
+LAST_NAMES = (
+    "Abbott Adams Ahmed Alvarez Andersen Anderson Bailey Baker Barnes Becker Bell Bennett Berg "
+    "Bianchi Brooks Brown Bruno Campbell Carter Castillo Chen Clark Collins Cook Cooper Costa Cox "
+    "Cruz Davies Davis Diaz Dubois Edwards Evans Fischer Fisher Flores Fontaine Foster Garcia "
+    "Gomez Gonzalez Gray Green Gupta Hall Hansen Harris Hernandez Hill Hoffmann Howard Hughes "
+    "Ito Jackson Jansen Jensen Johansson Johnson Jones Kelly Khan Kim King Klein Kowalski Kumar "
+    "Lambert Larsen Lee Lewis Li Lopez Marchetti Marin Markovic Marsh Marshall Martin Martinez "
+    "Mason Meyer Miller Mitchell Moore Morales Moreau Morgan Morris Muller Murphy Nakamura Nelson "
+    "Nguyen Nielsen Novak Olsen Ortiz Parker Patel Perez Peterson Petrov Phillips Popescu Price "
+    "Ramirez Reed Reyes Richardson Rivera Roberts Robinson Rodriguez Rogers Romano Rossi Russo "
+    "Sanchez Santos Schmidt Schneider Schulz Scott Silva Singh Smith Sokolov Stewart Sullivan "
+    "Suzuki Tanaka Taylor Thomas Thompson Torres Turner Walker Wang Ward Watson Weber White "
+    "Williams Wilson Wood Wright Yamamoto Young Zhang Zimmermann"
+).split()
+DOMAINS = (
+    "example.com example.org example.net acme.test globex.test initech.test umbrella.test "
+    "hooli.test stark.test wayne.test wonka.test cyberdyne.test soylent.test tyrell.test "
+    "gringotts.test dunder.test vandelay.test oceanic.test massive.test aperture.test"
+).split()
+CITIES = (
+    ("Berlin", "Germany"), ("Paris", "France"), ("Madrid", "Spain"), ("Lisbon", "Portugal"),
+    ("Rome", "Italy"), ("Amsterdam", "Netherlands"), ("Vienna", "Austria"), ("Dublin", "Ireland"),
+    ("London", "United Kingdom"), ("New York", "United States"), ("Toronto", "Canada"),
+    ("Sydney", "Australia"), ("Tokyo", "Japan"), ("Sao Paulo", "Brazil"), ("Mexico City", "Mexico"),
+    ("Stockholm", "Sweden"), ("Oslo", "Norway"), ("Warsaw", "Poland"), ("Prague", "Czechia"),
+    ("Zurich", "Switzerland"),
+)
+JOB_TITLES = (
+    "CEO", "CFO", "CTO", "Head of Sales", "Account Manager", "Buyer", "Procurement Lead",
+    "Engineer", "Office Manager", "Marketing Director", "Consultant", "Owner", None, None,
+)
+COMPANIES = (
+    "Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka", "Cyberdyne",
+    "Soylent", "Tyrell", "Vandelay", "Oceanic", "Massive Dynamic", "Aperture", "Gringotts",
+    "Dunder Mifflin", "Pied Piper", "Prestige", "Monarch", "Nakatomi", "Blue Sun", "Virtucon",
+)
+PRODUCTS = ("licences", "renewal", "upgrade", "support plan", "pilot", "rollout", "expansion", "services")
+TIERS = (("platinum", 5), ("gold", 15), ("silver", 30), ("bronze", 50))
+INTERESTS = ("analytics", "automation", "billing", "crm", "events", "marketing", "security", "support")
+SOURCES = ("web", "referral", "event", "partner", "ads", "cold call")
+STAGES = (("lead", 25), ("qualified", 20), ("proposal", 15), ("negotiation", 10), ("won", 15), ("lost", 15))
+CURRENCIES = (("EUR", 60), ("USD", 30), ("GBP", 10))
+WON_REASONS = ("price", "product_fit", "relationship", "timing", "other")
+LOST_REASONS = ("price", "competitor", "no_budget", "no_decision", "timing", "other")
+
+CONTACT_FIELDS = [
+    {"name": "tier", "kind": "choice", "choices": [t for t, _ in TIERS], "indexed": True},
+    {"name": "score", "kind": "integer"},
+    {"name": "lifetime_value", "kind": "decimal"},
+    {"name": "birthday", "kind": "date"},
+    {"name": "last_seen_at", "kind": "datetime"},
+    {"name": "newsletter", "kind": "boolean"},
+    {"name": "interests", "kind": "multi_choice", "choices": list(INTERESTS)},
+    {"name": "lead_source", "kind": "text"},
+    {"name": "linkedin", "kind": "url"},
+    {"name": "budget", "kind": "money"},
+]
+DEAL_FIELDS = [
+    {"name": "segment", "kind": "choice", "choices": ["smb", "mid_market", "enterprise"], "indexed": True},
+    {"name": "next_step", "kind": "text"},
+]
+CREATE_DOMAIN = "bench-create.example"  # rows the create measurement adds (and removes again)
+
+
+def _weighted(rng, pairs):
+    population = [key for key, _ in pairs]
+    weights = [weight for _, weight in pairs]
+    cum = []
+    total = 0
+    for w in weights:
+        total += w
+        cum.append(total)
+    return lambda: population[_bisect(cum, rng.random() * total)]
+
+
+def _bisect(cum, x):
+    lo, hi = 0, len(cum)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cum[mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _decimal_text(value):
+    from accord.core.fields import _decimal_text as text
+
+    return text(value)
+
+
+class ContactMaker:
+    """Contact rows as the service layer would store them (columns, ``custom``, search entry)."""
+
+    def __init__(self, seed, owners, creator_id):
+        self.rng = random.Random(seed)
+        self.owners = owners
+        self.creator_id = creator_id
+        self.tier = _weighted(self.rng, TIERS)
+
+    def values(self, i, domain=None):
+        """API-level values (Python-typed) of contact number ``i``."""
+        rng = self.rng
+        first = rng.choice(FIRST_NAMES)
+        last = rng.choice(LAST_NAMES)
+        city, country = rng.choice(CITIES)
+        email = f"{first}.{last}{i}@{domain or rng.choice(DOMAINS)}".lower()
+        values = {
+            "first_name": first, "last_name": last, "email": email,
+            "phone": f"+1 555 {rng.randrange(100, 999)} {rng.randrange(1000, 9999)}",
+            "mobile": f"+44 7700 {rng.randrange(100000, 999999)}" if rng.random() < 0.3 else None,
+            "job_title": rng.choice(JOB_TITLES), "city": city, "country": country,
+            "postal_code": str(rng.randrange(10000, 99999)),
+        }
+        custom = {"tier": self.tier(), "score": rng.randrange(0, 101),
+                  "newsletter": rng.random() < 0.4, "lead_source": rng.choice(SOURCES)}
+        custom["lifetime_value"] = Decimal(rng.randrange(0, 5_000_000)) / 100
+        if rng.random() < 0.6:
+            custom["birthday"] = date(1950, 1, 1) + timedelta(days=rng.randrange(0, 20000))
+        if rng.random() < 0.7:
+            custom["last_seen_at"] = datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=rng.randrange(0, 60_000_000))
+        if rng.random() < 0.5:
+            custom["interests"] = sorted(rng.sample(INTERESTS, rng.randrange(1, 4)))
+        if rng.random() < 0.3:
+            custom["linkedin"] = f"https://www.linkedin.com/in/{first.lower()}-{last.lower()}-{i}"
+        if rng.random() < 0.2:
+            custom["budget"] = {"amount": Decimal(rng.randrange(1000, 100000)), "currency": "EUR"}
+        values.update(custom)
+        return values
+
+    @staticmethod
+    def storage(values):
+        """``(columns, custom JSON)`` as ``RecordService._storage`` writes them."""
+        from accord.core.fields import format_datetime
+
+        columns = {name: values.get(name) for name in (
+            "first_name", "last_name", "email", "phone", "mobile", "job_title", "organization_id",
+            "street", "city", "postal_code", "country", "description")}
+        custom = {}
+        for name, value in values.items():
+            if name in columns or value is None:
+                continue
+            if isinstance(value, Decimal):
+                value = _decimal_text(value)
+            elif isinstance(value, datetime):
+                value = format_datetime(value)
+            elif isinstance(value, date):
+                value = value.isoformat()
+            elif isinstance(value, dict):
+                value = {"amount": _decimal_text(value["amount"]), "currency": value["currency"]}
+            custom[name] = value
+        return columns, custom
+
+    @staticmethod
+    def api_body(values):
+        """The JSON body a client would POST for ``values``."""
+        from accord.core.fields import format_datetime
+
+        body = {}
+        for name, value in values.items():
+            if value is None:
+                continue
+            if isinstance(value, Decimal):
+                value = str(value)
+            elif isinstance(value, datetime):
+                value = format_datetime(value)
+            elif isinstance(value, date):
+                value = value.isoformat()
+            elif isinstance(value, dict):
+                value = {"amount": str(value["amount"]), "currency": value["currency"]}
+            body[name] = value
+        return body
+
+    def row(self, i, record_id, created_at):
+        values = self.values(i)
+        columns, custom = self.storage(values)
+        row = {**columns, "id": record_id, "created_at": created_at, "updated_at": created_at,
+               "created_by": self.creator_id, "owner_id": self.creator_id, "version": 1,
+               "deleted_at": None, "deleted_by": None, "custom": custom}
+        title = " ".join(p for p in (values["first_name"], values["last_name"]) if p)
+        body = " ".join(v for v in (values["email"], values["phone"], values["mobile"]) if v)
+        return row, {"record_type": "contact", "record_id": record_id, "title": title, "body": body}
+
+
+class DealMaker:
+    def __init__(self, seed, owners, territories, creator_id, first_month):
+        self.rng = random.Random(seed)
+        self.owners = owners
+        self.territories = territories
+        self.creator_id = creator_id
+        self.first_month = first_month
+        self.stage = _weighted(self.rng, STAGES)
+        self.currency = _weighted(self.rng, CURRENCIES)
+
+    def row(self, i, record_id, created_at):
+        rng = self.rng
+        stage = self.stage()
+        name = f"{rng.choice(COMPANIES)} {rng.choice(PRODUCTS)} {i}"
+        month = rng.randrange(0, 24)
+        year = self.first_month.year + (self.first_month.month - 1 + month) // 12
+        close = date(year, (self.first_month.month - 1 + month) % 12 + 1, rng.randrange(1, 29))
+        outcome = "open" if stage not in ("won", "lost") else stage
+        reason = None
+        if outcome == "won":
+            reason = rng.choice(WON_REASONS)
+        elif outcome == "lost":
+            reason = rng.choice(LOST_REASONS)
+        custom = {"segment": rng.choice(("smb", "smb", "mid_market", "enterprise"))}
+        if rng.random() < 0.5:
+            custom["next_step"] = rng.choice(("demo", "call back", "send quote", "legal review"))
+        row = {
+            "id": record_id, "name": name, "organization_id": None,
+            "amount": Decimal(rng.randrange(50_000, 10_000_000)) / 100, "currency": self.currency(),
+            "pipeline": "sales", "stage": stage, "expected_close_date": close,
+            "expected_close_month": close.strftime("%Y-%m"),
+            "closed_at": created_at if outcome != "open" else None, "close_reason": reason,
+            "territory_id": rng.choice(self.territories), "description": None,
+            "created_at": created_at, "updated_at": created_at, "created_by": self.creator_id,
+            "owner_id": rng.choice(self.owners), "version": 1, "deleted_at": None, "deleted_by": None,
+            "custom": custom,
+        }
+        history = {"record_type": "deal", "record_id": record_id, "pipeline": "sales", "from_stage": None,
+                   "to_stage": stage, "changed_at": created_at, "changed_by": self.creator_id,
+                   "seconds_in_previous": None, "reason": reason}
+        entry = {"record_type": "deal", "record_id": record_id, "title": name, "body": ""}
+        return {k: v for k, v in row.items() if k in DEAL_COLUMNS}, history, entry
+
+
+DEAL_COLUMNS = set()  # filled with the deal table's columns before loading
+
+
+# ---------------------------------------------------------------------------------------
+# Databases
+# ---------------------------------------------------------------------------------------
+
+
+def engine_name(url):
+    return "postgresql" if url.startswith("postgresql") else "sqlite"
+
+
+def safe_url(url):
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def sqlite_path(url):
+    from sqlalchemy.engine import make_url
+
+    return Path(make_url(url).database)
+
+
+def reset_database(url):
+    """An empty database at ``url`` (schema dropped on PostgreSQL, file removed on SQLite)."""
+    from sqlalchemy import create_engine, text
+
+    if engine_name(url) == "sqlite":
+        path = sqlite_path(url)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            candidate = Path(str(path) + suffix)
+            if candidate.exists():
+                candidate.unlink()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def ensure_postgres_database(url):
+    """Create the database of ``url`` if it is missing (connects to the ``postgres`` database)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}).first()
+            if not found:
+                conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    finally:
+        admin.dispose()
+
+
+def make_app(url, instance, durable=True):
+    """An app on ``url`` with the product's default settings; ``durable=False`` turns off the
+    flush to disk at commit (SQLite ``synchronous=OFF``, PostgreSQL ``synchronous_commit=off``)
+    to see the create overhead without the disk's share."""
+    from accord.core import create_app
+
+    instance.mkdir(parents=True, exist_ok=True)
+    config = {"INSTANCE_PATH": str(instance), "DATABASE_URL": url}
+    if not durable and engine_name(url) == "sqlite":
+        config["SQLITE_SYNCHRONOUS"] = "OFF"
+    app = create_app(config)
+    if not durable and engine_name(url) == "postgresql":
+        from sqlalchemy import event
+
+        from accord.core.db import db
+
+        with app.app_context():
+            engine = db.engine
+            engine.dispose()
+
+        @event.listens_for(engine, "connect")
+        def _no_flush(dbapi_connection, record):
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET synchronous_commit = off")
+            dbapi_connection.commit()
+
+    return app
+
+
+def dispose(app):
+    from accord.core.db import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def prepare_schema(app):
+    """Migrate, add the custom fields, and make the users and territories; returns the
+    admin user's token and the ids of owners and territories."""
+    from accord.core.customfields import add_field
+    from accord.core.db import db
+    from accord.core.migrate import upgrade
+    from accord.core.models import Territory, User
+    from accord.core.records import SYSTEM
+    from accord.core.registry import current_accord
+    from accord.core.tokens import create_token
+    from accord.testing import make_user
+    from sqlalchemy import select
+
+    upgrade(app)
+    with app.test_request_context():
+        catalog = current_accord(app).catalog()
+        fields = catalog.type("contact").custom_fields
+        if not fields:
+            for spec in CONTACT_FIELDS:
+                add_field("contact", spec, SYSTEM)
+            for spec in DEAL_FIELDS:
+                add_field("deal", spec, SYSTEM)
+        records = current_accord(app).records
+        if not db.session.execute(select(User.id).where(User.email == "bench-admin@example.com")).first():
+            db.session.rollback()
+            admin = make_user(app, "bench-admin@example.com", "Bench Admin", is_admin=True)
+            for n in range(20):
+                records.create("user", {"email": f"owner{n}@example.com", "name": f"Owner {n}"}, SYSTEM)
+            for n in range(10):
+                records.create("territory", {"name": f"Territory {n}"}, SYSTEM)
+        admin = db.session.execute(select(User).where(User.email == "bench-admin@example.com")).scalar_one()
+        owners = db.session.execute(select(User.id).where(User.email.like("owner%@example.com"))).scalars().all()
+        territories = db.session.execute(select(Territory.id)).scalars().all()
+        token = create_token(admin, name="bench")
+        admin_id = admin.id
+        db.session.remove()
+    return {"token": token, "admin_id": admin_id, "owners": owners, "territories": territories}
+
+
+LOADER_VERSION = 1
+
+
+def schema_fingerprint(url):
+    """What a kept database must have been loaded under: the migrations, the search DDL,
+    the custom fields and this loader. Any change means loading again."""
+    import hashlib
+
+    from accord.core import search
+    from accord.core.migrate import MIGRATIONS
+
+    digest = hashlib.sha256(f"loader {LOADER_VERSION}".encode())
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        digest.update(path.read_bytes())
+    digest.update(json.dumps([CONTACT_FIELDS, DEAL_FIELDS, search.SQLITE_DDL, search.POSTGRES_DDL]).encode())
+    return digest.hexdigest()[:16]
+
+
+def marker_path(url):
+    """A small file next to the results that records what a kept database holds."""
+    import hashlib
+
+    if engine_name(url) == "sqlite":
+        return Path(str(sqlite_path(url)) + ".bench.json")
+    return RESULTS / f"loaded-{hashlib.sha1(safe_url(url).encode()).hexdigest()[:10]}.json"
+
+
+def write_marker(url, rows):
+    marker_path(url).write_text(json.dumps({"url": safe_url(url), "rows": rows, "schema": schema_fingerprint(url)}))
+
+
+def loaded_state(app, rows, url):
+    """Whether the database already holds the bulk rows of a previous ``--keep`` run,
+    loaded under the current schema."""
+    try:
+        marker = json.loads(marker_path(url).read_text())
+    except (OSError, ValueError):
+        return False
+    if marker.get("rows") != rows or marker.get("schema") != schema_fingerprint(url):
+        return False
+    from accord.core.db import db
+    from sqlalchemy import text
+
+    with app.app_context():
+        try:
+            contacts = db.session.execute(text("SELECT count(*) FROM contact")).scalar()
+            deals = db.session.execute(text("SELECT count(*) FROM deal")).scalar()
+            entries = db.session.execute(text("SELECT count(*) FROM search_entry")).scalar()
+            fields = db.session.execute(text("SELECT count(*) FROM custom_field")).scalar()
+        except Exception:  # noqa: BLE001 - no schema yet
+            db.session.rollback()
+            return False
+        finally:
+            db.session.remove()
+    return contacts == rows and deals == rows and entries >= 2 * rows and fields == len(CONTACT_FIELDS) + len(DEAL_FIELDS)
+
+
+def loader_engine(url):
+    """A separate engine for the bulk load, tuned for it (never used for measurements)."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.pool import NullPool
+
+    if engine_name(url) == "sqlite":
+        engine = create_engine(url, poolclass=NullPool)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, record):
+            cursor = dbapi_connection.cursor()
+            for pragma in ("journal_mode=WAL", "synchronous=OFF", "cache_size=-1000000",
+                           "temp_store=MEMORY", "foreign_keys=OFF"):
+                cursor.execute(f"PRAGMA {pragma}")
+            cursor.close()
+
+        return engine
+    engine = create_engine(url, poolclass=NullPool)
+
+    @event.listens_for(engine, "connect")
+    def _settings(dbapi_connection, record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit = off")
+            cursor.execute("SET maintenance_work_mem = '1GB'")
+        dbapi_connection.commit()
+
+    return engine
+
+
+def bulk_load(url, rows, setup, batch, log):
+    """Insert ``rows`` contacts and ``rows`` deals (with links, stage history and search
+    entries) the way the service layer would have stored them, in batches of ``batch``."""
+    from accord.core import search
+    from accord.core.models import Contact, Deal, SearchEntry, StageHistory, deal_contact
+    from sqlalchemy import func, select, text
+
+    engine = loader_engine(url)
+    is_pg = engine_name(url) == "postgresql"
+    contact_t, deal_t = Contact.__table__, Deal.__table__
+    entry_t, history_t = SearchEntry.__table__, StageHistory.__table__
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    span = timedelta(days=3 * 365)
+    start = now - span - timedelta(days=1)
+    step = span / max(rows, 1)
+    owners, territories, creator = setup["owners"], setup["territories"], setup["admin_id"]
+
+    with engine.connect() as conn:
+        first_contact = (conn.execute(select(func.max(contact_t.c.id))).scalar() or 0) + 1
+        first_deal = (conn.execute(select(func.max(deal_t.c.id))).scalar() or 0) + 1
+        conn.rollback()
+
+    # Search entries go in without the FTS trigger and the FTS index is rebuilt once at the
+    # end (SQLite); on PostgreSQL the GIN indexes are dropped and created again. Either way
+    # the end state is the one the service layer's per-row writes would have left.
+    with engine.begin() as conn:
+        if is_pg:
+            conn.execute(text("DROP INDEX IF EXISTS ix_search_entry_document"))
+            conn.execute(text("DROP INDEX IF EXISTS ix_search_entry_title_trgm"))
+        else:
+            conn.execute(text("DROP TRIGGER IF EXISTS search_entry_ai"))
+
+    t0 = time.perf_counter()
+    maker = ContactMaker(1, owners, creator)
+    _batched(engine, rows, batch, lambda i: maker.row(i, first_contact + i, start + step * i),
+             [contact_t, entry_t], log, "contacts")
+    log(f"  contacts: {rows:,} rows in {time.perf_counter() - t0:.1f} s")
+
+    t0 = time.perf_counter()
+    DEAL_COLUMNS.update(deal_t.c.keys())
+    deals = DealMaker(2, owners, territories, creator, date(now.year, now.month, 1))
+    contact_count = rows
+
+    def deal_rows(i):
+        row, history, entry = deals.row(i, first_deal + i, start + step * i + timedelta(seconds=1))
+        links = [{"deal_id": first_deal + i, "contact_id": first_contact + (i * 7919) % max(contact_count, 1)}]
+        if i % 4 == 0 and contact_count > 1:
+            links.append({"deal_id": first_deal + i, "contact_id": first_contact + (i * 104729 + 1) % contact_count})
+            if links[1]["contact_id"] == links[0]["contact_id"]:
+                links.pop()
+        return row, history, entry, links
+
+    _batched(engine, rows, batch, deal_rows, [deal_t, history_t, entry_t, deal_contact], log, "deals")
+    log(f"  deals: {rows:,} rows (+ stage history, contact links) in {time.perf_counter() - t0:.1f} s")
+
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        if is_pg:
+            for name in ("contact", "deal"):
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM \"{name}\"))"))
+            for statement in search.POSTGRES_DDL:
+                if statement.startswith("CREATE INDEX"):
+                    conn.execute(text(statement))
+        else:
+            conn.execute(text(search.SQLITE_DDL[1]))  # the insert trigger, exactly as migrated
+            conn.execute(text("INSERT INTO search_fts(search_fts) VALUES ('rebuild')"))
+    log(f"  search index built in {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
+    if is_pg:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+        log(f"  VACUUM ANALYZE in {time.perf_counter() - t0:.1f} s")
+    else:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        log(f"  WAL checkpoint in {time.perf_counter() - t0:.1f} s (no ANALYZE: the product runs none)")
+    engine.dispose()
+
+
+def _batched(engine, rows, batch, make, tables, log, label):
+    """Build rows with ``make(i)`` (a tuple, one item per table; lists are spread) and
+    insert them with Core executemany, committing every few batches."""
+    commit_every = max(batch, 200_000)
+    done = 0
+    conn = engine.connect()
+    try:
+        while done < rows:
+            size = min(batch, rows - done)
+            columns = [[] for _ in tables]
+            for i in range(done, done + size):
+                for slot, item in enumerate(make(i)):
+                    if isinstance(item, list):
+                        columns[slot].extend(item)
+                    else:
+                        columns[slot].append(item)
+            for table, values in zip(tables, columns):
+                if values:
+                    conn.execute(table.insert(), values)
+            done += size
+            if done % commit_every < batch or done == rows:
+                conn.commit()
+                log(f"    {label}: {done:,}/{rows:,}")
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def verify_load(app, rows):
+    """Check that bulk rows are what the service layer would have written: for a few of
+    them, create a twin through ``RecordService.create`` from the same writable values
+    and compare every stored column, the search entry and the stage history; then remove
+    the twins. Also check that search finds a loaded name."""
+    from accord.core import search
+    from accord.core.db import db
+    from accord.core.models import SearchEntry, StageHistory
+    from accord.core.records import Actor
+    from accord.core.registry import current_accord
+    from sqlalchemy import delete, func, select, text
+
+    problems = []
+    volatile = {"id", "created_at", "updated_at", "closed_at"}
+    twins = []
+    with app.test_request_context():
+        accord = current_accord(app)
+        records = accord.records
+        for type_key in ("contact", "deal"):
+            rt = accord.catalog().type(type_key)
+            table = rt.table
+            ids = db.session.execute(text(f"SELECT min(id), max(id) FROM {type_key}")).first()
+            for record_id in (ids[0], (ids[0] + ids[1]) // 2, ids[1]):
+                record = records.get(type_key, record_id)
+                data = {k: v for k, v in record.to_json().items()
+                        if (k in rt.writable_fields or k in {r.name for r in rt.relations}) and v is not None}
+                twin = records.create(type_key, data, Actor(user_id=record.values["created_by"], source="import"))
+                twins.append((rt, twin.id))
+                bulk_row, twin_row = (db.session.execute(select(table).where(table.c.id == i)).mappings().one()
+                                      for i in (record_id, twin.id))
+                for column in table.c.keys():
+                    if column not in volatile and bulk_row[column] != twin_row[column]:
+                        problems.append(f"{type_key} {record_id}: column {column} is {bulk_row[column]!r} in the "
+                                        f"bulk row but {twin_row[column]!r} through the service layer")
+                entries = [db.session.execute(select(SearchEntry.title, SearchEntry.body).where(
+                    SearchEntry.record_type == type_key, SearchEntry.record_id == i)).first() for i in (record_id, twin.id)]
+                if entries[0] != entries[1]:
+                    problems.append(f"search entry of {type_key} {record_id}: {entries[0]} (bulk) != {entries[1]} (service)")
+                history = [db.session.execute(select(func.count()).select_from(StageHistory).where(
+                    StageHistory.record_type == type_key, StageHistory.record_id == i)).scalar() for i in (record_id, twin.id)]
+                if history[0] != history[1]:
+                    problems.append(f"stage history of {type_key} {record_id}: {history[0]} rows (bulk) != {history[1]} (service)")
+            hits = search.search(db.session, record.title.split()[0], limit=5)
+            if not hits:
+                problems.append(f"search finds nothing for {record.title.split()[0]!r}")
+        db.session.rollback()
+        for rt, twin_id in twins:
+            db.session.execute(delete(SearchEntry).where(SearchEntry.record_type == rt.key, SearchEntry.record_id == twin_id))
+            db.session.execute(delete(StageHistory).where(StageHistory.record_type == rt.key, StageHistory.record_id == twin_id))
+            for relation in rt.relations:
+                db.session.execute(delete(relation.table).where(relation.table.c[relation.local_column] == twin_id))
+            db.session.execute(delete(rt.table).where(rt.table.c.id == twin_id))
+        db.session.commit()
+        db.session.remove()
+    return problems
+
+
+# ---------------------------------------------------------------------------------------
+# Measurement helpers
+# ---------------------------------------------------------------------------------------
+
+
+def pct(samples, q):
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summary(samples):
+    out = {"p50_ms": round(pct(samples, 50) * 1000, 3), "p95_ms": round(pct(samples, 95) * 1000, 3),
+           "mean_ms": round(statistics.fmean(samples) * 1000, 3), "n": len(samples)}
+    if getattr(samples, "cpu_mean", None) is not None:
+        out["cpu_mean_ms"] = round(samples.cpu_mean * 1000, 3)
+    return out
+
+
+def interleaved(functions, n, warmup):
+    """Time each of ``functions`` ``n`` times, alternating them so drift hits all alike."""
+    for _ in range(warmup):
+        for fn in functions:
+            fn()
+    timings = [[] for _ in functions]
+    cpu = [0.0 for _ in functions]
+    perf, process = time.perf_counter, time.process_time
+    for _ in range(n):
+        for slot, fn in enumerate(functions):
+            c = process()
+            t = perf()
+            fn()
+            timings[slot].append(perf() - t)
+            cpu[slot] += process() - c
+    return [Samples(t, c / n) for t, c in zip(timings, cpu)]
+
+
+MIN_SAMPLES = 10
+
+
+def bounded_interleaved(functions, n, warmup, max_seconds):
+    """:func:`interleaved`, with fewer rounds when one round is slow (a full sort at 1M rows)."""
+    t = time.perf_counter()
+    for fn in functions:
+        fn()
+    one_round = time.perf_counter() - t
+    if one_round * (n + warmup) > max_seconds:
+        warmup = min(warmup, 3)
+        n = max(MIN_SAMPLES, int(max_seconds / max(one_round, 1e-6)) - warmup)
+    return interleaved(functions, n, warmup)
+
+
+class Samples(list):
+    """Wall-clock timings, plus the mean CPU time of this process per call."""
+
+    def __init__(self, timings, cpu_mean):
+        super().__init__(timings)
+        self.cpu_mean = cpu_mean
+
+
+class StatementLog:
+    """SQL statements (without transaction control) seen on an engine."""
+
+    SKIP = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE")
+
+    def __init__(self, engine):
+        from sqlalchemy import event
+
+        self.engine = engine
+        self.seen = []
+        self.active = False
+        event.listen(engine, "before_cursor_execute", self._record)
+
+    def _record(self, conn, cursor, statement, parameters, context, executemany):
+        if self.active and not statement.lstrip().upper().startswith(self.SKIP):
+            self.seen.append((statement, parameters))
+
+    def capture(self, fn):
+        self.seen = []
+        self.active = True
+        try:
+            fn()
+        finally:
+            self.active = False
+        return list(self.seen)
+
+
+class Client:
+    def __init__(self, app, token):
+        self.client = app.test_client()
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def get(self, path, **params):
+        url = "/api/v1" + path + ("?" + urlencode(params) if params else "")
+        return self.client.get(url, headers=self.headers)
+
+    def getter(self, path, **params):
+        url = "/api/v1" + path + ("?" + urlencode(params) if params else "")
+        client, headers = self.client, self.headers
+
+        def call():
+            response = client.get(url, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"GET {url} answered {response.status_code}: {response.data[:300]!r}")
+            return response
+
+        return call
+
+
+def main_statement(seen):
+    """The request's own query: the last one that is not authentication or the schema check."""
+    own = [s for s in seen if "api_token" not in s[0] and "schema_generation" not in s[0]]
+    return own[-1]
+
+
+def raw_replay(engine, statement, parameters):
+    """Run one captured statement on a raw driver connection: the database's own cost."""
+    raw = engine.raw_connection()
+    dbapi = raw.driver_connection if hasattr(raw, "driver_connection") else raw
+    is_pg = engine.dialect.name == "postgresql"
+
+    def call():
+        cursor = dbapi.cursor()
+        cursor.execute(statement, parameters)
+        cursor.fetchall()
+        cursor.close()
+        if is_pg:
+            dbapi.rollback()
+
+    return call, raw
+
+
+def explain(engine, statement, parameters):
+    raw = engine.raw_connection()
+    try:
+        dbapi = raw.driver_connection
+        cursor = dbapi.cursor()
+        if engine.dialect.name == "postgresql":
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+            lines = [r[0] for r in cursor.fetchall()]
+            dbapi.rollback()
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+            lines = [r[-1] for r in cursor.fetchall()]
+        cursor.close()
+        return lines
+    finally:
+        raw.close()
+
+
+def json_default(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(type(value))
+
+
+# ---------------------------------------------------------------------------------------
+# Measurements
+# ---------------------------------------------------------------------------------------
+
+
+def measure_reads(app, setup, rows, args, log):
+    from accord.core.db import db
+    from accord.core.models import Contact
+    from accord.core.query import record_columns
+    from accord.core.registry import current_accord
+    from sqlalchemy import bindparam, select, text, tuple_
+
+    out = {}
+    client = Client(app, setup["token"])
+    with app.app_context():
+        engine = db.engine
+        rt = current_accord(app).catalog().type("contact")
+        columns = record_columns(rt)
+        mid_id = db.session.execute(text("SELECT min(id) + (max(id) - min(id)) / 2 FROM contact")).scalar()
+        mid_created = db.session.execute(select(Contact.created_at).where(Contact.id == mid_id)).scalar()
+        db.session.remove()
+    statements = StatementLog(engine)
+
+    # A deep cursor, handed out by the API itself: the page ending just before the middle
+    # row under the same sort text ("-created_at"), so it is valid on the unfiltered list.
+    from accord.core.fields import format_datetime
+
+    probe = client.get("/contacts", limit=50, sort="-created_at", created_at__lte=format_datetime(mid_created))
+    deep_cursor = probe.get_json()["next_cursor"]
+    cursor_payload = json.loads(base64.urlsafe_b64decode(deep_cursor + "=" * (-len(deep_cursor) % 4)))
+    assert cursor_payload["s"] == "-created_at", cursor_payload
+    log(f"  deep cursor (from the API, ~{rows // 2:,} rows deep): {cursor_payload}")
+
+    scenarios = {
+        "list_first": ("/contacts", {"limit": 50, "sort": "-created_at"}),
+        "list_deep": ("/contacts", {"limit": 50, "sort": "-created_at", "cursor": deep_cursor}),
+        "filter_custom": ("/contacts", {"limit": 50, FILTER_FIELD: FILTER_VALUE}),
+        "search": ("/search", {"q": args.search_prefix}),
+        "deals_list": ("/deals", {"limit": 50}),
+    }
+    # Sanity and SQL statements per request.
+    for name, (path, params) in scenarios.items():
+        seen = statements.capture(lambda: client.getter(path, **params)())
+        body = client.get(path, **params).get_json()
+        count = len(body["data"])
+        main = main_statement(seen)
+        out[name] = {"url": f"/api/v1{path}?{urlencode(params)}", "rows_returned": count,
+                     "statements": len(seen), "statement_texts": [s[0] for s in seen],
+                     "plan": explain(engine, *main)}
+        if name.startswith("list") or name in ("filter_custom", "deals_list"):
+            assert count == 50, (name, count)
+        log(f"  {name}: {len(seen)} statements, {count} rows; plan: {' | '.join(out[name]['plan'])[:300]}")
+    first_deep = client.get(*scenarios["list_deep"][:1], **scenarios["list_deep"][1]).get_json()["data"][0]
+    out["list_deep"]["first_row_id"] = first_deep["id"]
+    out["list_deep"]["middle_id"] = mid_id
+
+    # Search: how many entries the prefix matches (the ranking has to look at all of them).
+    with app.app_context():
+        from accord.core import search as search_module
+
+        if engine.dialect.name == "postgresql":
+            condition = search_module._pg_condition([args.search_prefix])
+            from accord.core.models import SearchEntry
+            matches = db.session.execute(select(db.func.count()).select_from(SearchEntry.__table__).where(condition)).scalar()
+        else:
+            matches = db.session.execute(text("SELECT count(*) FROM search_fts WHERE search_fts MATCH :q"),
+                                         {"q": f'"{args.search_prefix}"*'}).scalar()
+        db.session.remove()
+    out["search"]["matching_entries"] = matches
+    log(f"  search q={args.search_prefix!r} matches {matches:,} entries")
+
+    # Bare SQLAlchemy Core keyset queries + json.dumps of the same 50 rows (the baseline).
+    table = Contact.__table__
+    first_stmt = (select(*columns).where(table.c.deleted_at.is_(None))
+                  .order_by(table.c.created_at.desc(), table.c.id.desc()).limit(50))
+    deep_values = [datetime.fromisoformat(cursor_payload["v"][0].replace("Z", "+00:00")), cursor_payload["v"][1]]
+    deep_stmt = (select(*columns).where(table.c.deleted_at.is_(None),
+                                        tuple_(table.c.created_at, table.c.id)
+                                        < tuple_(bindparam("c", type_=table.c.created_at.type),
+                                                 bindparam("i", type_=table.c.id.type)))
+                 .order_by(table.c.created_at.desc(), table.c.id.desc()).limit(50))
+
+    def baseline(stmt, params):
+        def call():
+            with engine.connect() as conn:
+                result = conn.execute(stmt, params).mappings().all()
+            payload = json.dumps([dict(r) for r in result], default=json_default)
+            return payload
+
+        return call
+
+    base_first = baseline(first_stmt, {})
+    base_deep = baseline(deep_stmt, {"c": deep_values[0], "i": deep_values[1]})
+    baseline_first_id = json.loads(base_deep())[0]["id"]
+    assert baseline_first_id == first_deep["id"], (baseline_first_id, first_deep["id"])
+
+    n, warm = args.requests, args.warmup
+    log(f"  timing up to {n} requests per measurement (after up to {warm} warm-up; at most "
+        f"~{args.max_seconds:g} s per measurement, at least {MIN_SAMPLES} samples) ...")
+    for name, (path, params) in scenarios.items():
+        api_call = client.getter(path, **params)
+        db_call, raw = raw_replay(engine, *main_statement(statements.capture(api_call)))
+        group = [api_call]
+        if name == "list_first":
+            group.append(base_first)
+        elif name == "list_deep":
+            group.append(base_deep)
+        group.append(db_call)
+        try:
+            timings = bounded_interleaved(group, n, warm, args.max_seconds)
+        finally:
+            raw.close()
+        out[name]["api"] = summary(timings[0])
+        out[name]["db_only"] = summary(timings[-1])
+        if len(group) == 3:
+            out["baseline_" + name.split("_")[1]] = summary(timings[1])
+    for name in ("list_first", "list_deep"):
+        base = out["baseline_" + name.split("_")[1]]
+        out[name]["baseline"] = base
+        out[name]["ratio_p95_vs_baseline"] = round(out[name]["api"]["p95_ms"] / base["p95_ms"], 2)
+    for name in scenarios:
+        r = out[name]
+        extra = f", baseline p95 {r['baseline']['p95_ms']:.2f} ms (x{r['ratio_p95_vs_baseline']})" if "baseline" in r else ""
+        log(f"  {name}: API p50 {r['api']['p50_ms']:.2f} / p95 {r['api']['p95_ms']:.2f} ms; "
+            f"its SQL alone p50 {r['db_only']['p50_ms']:.3f} / p95 {r['db_only']['p95_ms']:.3f} ms{extra}")
+    statements.active = False
+    return out
+
+
+def measure_creates(app, setup, n, warmup, log, label):
+    """Median of an API contact create vs a bare Core insert + commit of the same row."""
+    from accord.core.db import db, utcnow
+    from accord.core.models import Contact, SearchEntry
+    from sqlalchemy import delete
+
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {setup['token']}", "Content-Type": "application/json"}
+    maker = ContactMaker(99, setup["owners"], setup["admin_id"])
+    total = n + warmup
+    bodies = [json.dumps(maker.api_body(maker.values(10_000_000 + i, domain=CREATE_DOMAIN))).encode() for i in range(total)]
+    bare_rows = []
+    for i in range(total):
+        columns, custom = maker.storage(maker.values(20_000_000 + i, domain=CREATE_DOMAIN))
+        bare_rows.append({**columns, "custom": custom, "created_by": setup["admin_id"],
+                          "owner_id": setup["admin_id"], "version": 1})
+    with app.app_context():
+        engine = db.engine
+    table = Contact.__table__
+    insert_stmt = table.insert()
+    created_api, created_bare = [], []
+    api_iter, bare_iter = iter(bodies), iter(bare_rows)
+
+    def api_create():
+        response = client.post("/api/v1/contacts", data=next(api_iter), headers=headers)
+        if response.status_code != 201:
+            raise RuntimeError(f"create answered {response.status_code}: {response.data[:300]!r}")
+        created_api.append(response.get_json()["id"])
+
+    def bare_create():
+        now = utcnow()
+        with engine.begin() as conn:
+            result = conn.execute(insert_stmt, {**next(bare_iter), "created_at": now, "updated_at": now})
+        created_bare.append(result.inserted_primary_key[0])
+
+    # Informational: the same bare insert plus the row's search entry (the part of the
+    # service layer's work that is the database's, not the framework's).
+    from accord.core import search as search_module
+
+    entry_rows = []
+    for i in range(total):
+        values = maker.values(30_000_000 + i, domain=CREATE_DOMAIN)
+        columns, custom = maker.storage(values)
+        title = " ".join(p for p in (values["first_name"], values["last_name"]) if p)
+        body = " ".join(v for v in (values["email"], values["phone"], values["mobile"]) if v)
+        entry_rows.append(({**columns, "custom": custom, "created_by": setup["admin_id"],
+                            "owner_id": setup["admin_id"], "version": 1}, title, body))
+    entry_iter = iter(entry_rows)
+    upsert = (search_module._upsert(engine.dialect.name) if hasattr(search_module, "_upsert")
+              else SearchEntry.__table__.insert())
+
+    def bare_create_indexed():
+        now = utcnow()
+        row, title, body = next(entry_iter)
+        with engine.begin() as conn:
+            result = conn.execute(insert_stmt, {**row, "created_at": now, "updated_at": now})
+            record_id = result.inserted_primary_key[0]
+            conn.execute(upsert, {"record_type": "contact", "record_id": record_id, "title": title, "body": body})
+        created_bare.append(record_id)
+
+    api_t, bare_t, indexed_t = interleaved([api_create, bare_create, bare_create_indexed], n, warmup)
+    # Remove what the measurement added, so the loaded database stays as it was.
+    with engine.begin() as conn:
+        ids = created_api + created_bare
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            conn.execute(delete(SearchEntry.__table__).where(SearchEntry.record_type == "contact",
+                                                           SearchEntry.record_id.in_(chunk)))
+            conn.execute(delete(table).where(table.c.id.in_(chunk)))
+    api_s, bare_s, indexed_s = summary(api_t), summary(bare_t), summary(indexed_t)
+    ratio = round(api_s["p50_ms"] / bare_s["p50_ms"], 2)
+    ratio_indexed = round(api_s["p50_ms"] / indexed_s["p50_ms"], 2)
+    log(f"  create ({label}): API p50 {api_s['p50_ms']:.2f} ms, bare Core insert+commit p50 "
+        f"{bare_s['p50_ms']:.2f} ms -> x{ratio}; bare insert + search entry + commit p50 "
+        f"{indexed_s['p50_ms']:.2f} ms -> x{ratio_indexed}")
+    return {"api": api_s, "bare": bare_s, "ratio_p50": ratio,
+            "bare_with_search_entry": indexed_s, "ratio_p50_vs_bare_with_search_entry": ratio_indexed}
+
+
+def cleanup_created(app):
+    """Remove rows a crashed earlier run's create measurement may have left behind."""
+    from accord.core.db import db
+    from sqlalchemy import text
+
+    with app.app_context():
+        db.session.execute(text(
+            "DELETE FROM search_entry WHERE record_type = 'contact' AND record_id IN "
+            "(SELECT id FROM contact WHERE email LIKE :d)"), {"d": f"%@{CREATE_DOMAIN}"})
+        db.session.execute(text("DELETE FROM contact WHERE email LIKE :d"), {"d": f"%@{CREATE_DOMAIN}"})
+        db.session.commit()
+        db.session.remove()
+
+
+def measure_forecast(app, setup, repeats, log):
+    from accord.core.db import db
+    from accord.core.forecast import forecast
+    from accord.core.registry import current_accord
+
+    timings = []
+    groups = None
+    with app.app_context():
+        catalog = current_accord(app).catalog()
+        forecast(catalog)
+        db.session.rollback()
+        for _ in range(repeats):
+            t = time.perf_counter()
+            result = forecast(catalog)
+            timings.append(time.perf_counter() - t)
+            db.session.rollback()
+        groups = len(result["data"])
+        db.session.remove()
+    client = Client(app, setup["token"])
+    call = client.getter("/forecast")
+    call()
+    api_timings = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        call()
+        api_timings.append(time.perf_counter() - t)
+    out = {"function_s": round(statistics.median(timings), 3), "function_min_s": round(min(timings), 3),
+           "api_s": round(statistics.median(api_timings), 3), "groups": groups, "repeats": repeats}
+    log(f"  forecast(): median {out['function_s']:.3f} s (min {out['function_min_s']:.3f}); "
+        f"GET /api/v1/forecast median {out['api_s']:.3f} s; {groups:,} groups")
+    return out
+
+
+def measure_plugin_discovery(app, setup, log):
+    """Count plugin-manager construction, hook registration and entry-point scans during requests."""
+    import importlib.metadata
+
+    import pluggy
+
+    from accord.core import app as app_module
+
+    calls = {"plugin_manager_for": 0, "PluginManager.register": 0, "entry_points": 0,
+             "collect_registrations": 0}
+    originals = {}
+
+    def counting(owner, attr, key):
+        original = getattr(owner, attr)
+        originals[(owner, attr)] = original
+
+        def wrapper(*a, **kw):
+            calls[key] += 1
+            return original(*a, **kw)
+
+        setattr(owner, attr, wrapper)
+
+    from accord.core.registry import Accord
+
+    counting(app_module, "plugin_manager_for", "plugin_manager_for")
+    counting(pluggy.PluginManager, "register", "PluginManager.register")
+    counting(importlib.metadata, "entry_points", "entry_points")
+    counting(Accord, "collect_registrations", "collect_registrations")
+    try:
+        client = Client(app, setup["token"])
+        for _ in range(20):
+            client.getter("/contacts", limit=50, **{FILTER_FIELD: FILTER_VALUE})()
+            client.getter("/search", q="zzq")()
+            client.getter("/types/contact")()
+    finally:
+        for (owner, attr), original in originals.items():
+            setattr(owner, attr, original)
+    total = sum(calls.values())
+    log(f"  plugin discovery during 60 requests: {calls}")
+    return {"calls": calls, "total": total, "requests": 60}
+
+
+def measure_cli(repeats, log):
+    env = {k: v for k, v in os.environ.items() if k != "ACCORD_PLUGINS"}
+    commands = {"python -m accord.cli --help": [sys.executable, "-m", "accord.cli", "--help"],
+                "python -c pass (interpreter alone)": [sys.executable, "-c", "pass"]}
+    script = shutil.which("accord")
+    if script:
+        commands["accord --help"] = [script, "--help"]
+    direct = Path(sys.executable).with_name("accord")
+    if direct.exists() and str(direct) != script:
+        commands[f"{direct} --help"] = [str(direct), "--help"]
+    out = {}
+    for label, command in commands.items():
+        samples = []
+        for _ in range(repeats + 1):
+            t = time.perf_counter()
+            done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd="/")
+            samples.append(time.perf_counter() - t)
+            if done.returncode != 0:
+                raise RuntimeError(f"{command} failed: {done.stderr.decode()[-500:]}")
+        samples = samples[1:]
+        out[label] = {"median_s": round(statistics.median(samples), 3), "max_s": round(max(samples), 3),
+                      "command": shlex.join(command)}
+        log(f"  {label}: median {out[label]['median_s']:.3f} s (max {out[label]['max_s']:.3f})")
+    return out
+
+
+def profile_requests(app, setup, scenarios, n, log, engine_label):
+    """Optional: pyinstrument (or cProfile) text profiles of the read endpoints."""
+    client = Client(app, setup["token"])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        Profiler = None
+    for name, (path, params) in scenarios.items():
+        call = client.getter(path, **params)
+        for _ in range(20):
+            call()
+        target = RESULTS / f"profile-{engine_label}-{name}.txt"
+        if Profiler is not None:
+            profiler = Profiler(interval=0.0001)
+            profiler.start()
+            for _ in range(n):
+                call()
+            profiler.stop()
+            target.write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+        else:
+            import cProfile
+            import io
+            import pstats
+
+            profile = cProfile.Profile()
+            profile.enable()
+            for _ in range(n):
+                call()
+            profile.disable()
+            buffer = io.StringIO()
+            pstats.Stats(profile, stream=buffer).sort_stats("cumulative").print_stats(60)
+            target.write_text(buffer.getvalue())
+        log(f"  profile of {name}: {target}")
+
+
+# ---------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="contacts (and deals) to load")
+    parser.add_argument("--database-url", default=os.environ.get(ENV_URL),
+                        help=f"database to load and measure (else ${ENV_URL}, else a SQLite file under bench/results/)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the loaded database and reuse it when it already holds --rows rows")
+    parser.add_argument("--requests", type=int, default=300, help="timed requests per read measurement")
+    parser.add_argument("--warmup", type=int, default=30, help="untimed requests before each measurement")
+    parser.add_argument("--creates", type=int, default=300, help="timed creates (API and bare, each)")
+    parser.add_argument("--max-seconds", type=float, default=30.0,
+                        help="cap on one read measurement: slow ones get fewer samples (never under 20)")
+    parser.add_argument("--forecast-repeats", type=int, default=5)
+    parser.add_argument("--cli-repeats", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=20_000, help="rows per executemany batch when loading")
+    parser.add_argument("--search-prefix", default=SEARCH_PREFIX, help="3-letter prefix for /search?q=")
+    parser.add_argument("--profile", action="store_true",
+                        help="also write pyinstrument/cProfile text profiles of the read endpoints to bench/results/")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="where to write the figures (default bench/results/api-<engine>.json)")
+    parser.add_argument("--allow-any-database", action="store_true",
+                        help="allow a PostgreSQL database named 'test' or the one in ACCORD_TEST_DATABASE_URL "
+                             "(the benchmark drops its schema)")
+    return parser.parse_args(argv)
+
+
+def reproduce_command(args):
+    parts = ["python3", "bench/api.py", "--rows", str(args.rows)]
+    for flag, value, default in (("--requests", args.requests, 300), ("--warmup", args.warmup, 30),
+                                 ("--creates", args.creates, 300), ("--search-prefix", args.search_prefix, SEARCH_PREFIX)):
+        if value != default:
+            parts += [flag, str(value)]
+    if args.max_seconds != 30.0:
+        parts += ["--max-seconds", f"{args.max_seconds:g}"]
+    if args.database_url and engine_name(args.database_url) == "sqlite":
+        parts += ["--database-url", args.database_url]
+    if args.output:
+        parts += ["--output", str(args.output)]
+    if args.keep:
+        parts.append("--keep")
+    command = shlex.join(parts)
+    if args.database_url and engine_name(args.database_url) == "postgresql":
+        command = f"{ENV_URL}={shlex.quote(safe_url(args.database_url))} " + command
+    return command
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    warnings.filterwarnings("ignore", message=".*Decimal objects natively.*")
+    started = time.perf_counter()
+
+    def log(message):
+        print(f"[{time.perf_counter() - started:7.1f}s] {message}", flush=True)
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    url = args.database_url
+    if not url:
+        url = f"sqlite:///{RESULTS / f'sqlite-{args.rows}' / 'accord.db'}"
+    from accord.core.config import _normalise_database_url
+    from sqlalchemy.engine import make_url
+
+    url = _normalise_database_url(url)
+    engine = engine_name(url)
+    if engine == "postgresql" and not args.allow_any_database:
+        test_url = os.environ.get("ACCORD_TEST_DATABASE_URL")
+        name = make_url(url).database
+        if name == "test" or (test_url and make_url(_normalise_database_url(test_url)).database == name):
+            sys.exit(f"refusing to drop the schema of the test database {name!r}; "
+                     "create one for the benchmark (createdb accord_bench) or pass --allow-any-database")
+    if engine == "postgresql":
+        empty_url = make_url(url).set(database=make_url(url).database + "_empty").render_as_string(hide_password=False)
+        instance = RESULTS / "instance-postgresql"
+    else:
+        empty_url = f"sqlite:///{RESULTS / 'sqlite-empty' / 'accord.db'}"
+        instance = sqlite_path(url).parent
+    log(f"engine {engine}: {safe_url(url)}; {args.rows:,} rows; empty-database twin {safe_url(empty_url)}")
+
+    import sqlalchemy
+
+    import accord
+
+    results = {
+        "engine": engine, "database_url": safe_url(url), "rows": args.rows,
+        "reproduce": reproduce_command(args), "python": platform.python_version(),
+        "sqlalchemy": sqlalchemy.__version__, "accord": getattr(accord, "__version__", "?"),
+        "cpus": os.cpu_count(), "platform": platform.platform(),
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "schema_fingerprint": schema_fingerprint(url),
+    }
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE.parent,
+                                capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":!bench"], cwd=HERE.parent,
+                               capture_output=True, text=True).stdout.strip()
+        results["git_commit"] = commit + ("+uncommitted changes" if dirty else "")
+    except OSError:
+        pass
+
+    # 1. The empty-database twin: the create ratio "with none".
+    log("create on an empty database ...")
+    if engine == "postgresql":
+        ensure_postgres_database(empty_url)
+    reset_database(empty_url)
+    empty_app = make_app(empty_url, RESULTS / f"instance-{engine}-empty")
+    empty_setup = prepare_schema(empty_app)
+    results["create_empty"] = measure_creates(empty_app, empty_setup, args.creates, args.warmup, log, "empty database")
+    dispose(empty_app)
+    fast_app = make_app(empty_url, RESULTS / f"instance-{engine}-empty", durable=False)
+    results["create_empty_no_flush"] = measure_creates(fast_app, empty_setup, args.creates, args.warmup, log,
+                                                       "empty database, no flush at commit")
+    dispose(fast_app)
+
+    # 2. The loaded database.
+    if engine == "postgresql":
+        ensure_postgres_database(url)
+    app = make_app(url, instance)
+    reuse = args.keep and loaded_state(app, args.rows, url)
+    if reuse:
+        log(f"reusing the loaded database ({args.rows:,} contacts and deals already there)")
+        with app.app_context():
+            from accord.core.db import db
+
+            db.engine.dispose()
+        app = make_app(url, instance)
+        cleanup_created(app)
+        setup = prepare_schema(app)
+        load_seconds = None
+    else:
+        if args.keep:
+            log("no reusable database here (none yet, another --rows, or the schema changed since): loading")
+        with app.app_context():
+            from accord.core.db import db
+
+            db.engine.dispose()
+        marker_path(url).unlink(missing_ok=True)
+        reset_database(url)
+        app = make_app(url, instance)
+        setup = prepare_schema(app)
+        log(f"loading {args.rows:,} contacts and {args.rows:,} deals ...")
+        t0 = time.perf_counter()
+        bulk_load(url, args.rows, setup, args.batch, log)
+        load_seconds = round(time.perf_counter() - t0, 1)
+        write_marker(url, args.rows)
+        log(f"loaded in {load_seconds} s")
+        with app.app_context():
+            from accord.core.db import db
+
+            db.engine.dispose()  # connections opened before the load forget nothing useful
+    results["load_seconds"] = load_seconds
+    results["reused_database"] = bool(reuse)
+    problems = verify_load(app, args.rows)
+    if problems:
+        for problem in problems:
+            log(f"  LOAD PROBLEM: {problem}")
+        results["load_problems"] = problems
+    else:
+        log("  load check: bulk rows match twins created through the service layer (columns, search entry, stage history)")
+
+    log("reads (list first/deep page, custom-field filter, search) ...")
+    gc.collect()
+    results["reads"] = measure_reads(app, setup, args.rows, args, log)
+    log(f"create with {args.rows:,} rows present ...")
+    results["create_loaded"] = measure_creates(app, setup, args.creates, args.warmup, log, f"{args.rows:,} rows")
+    fast_app = make_app(url, instance, durable=False)
+    results["create_loaded_no_flush"] = measure_creates(fast_app, setup, args.creates, args.warmup, log,
+                                                        f"{args.rows:,} rows, no flush at commit")
+    dispose(fast_app)
+    log("forecast ...")
+    results["forecast"] = measure_forecast(app, setup, args.forecast_repeats, log)
+    log("plugin discovery per request ...")
+    results["plugin_discovery"] = measure_plugin_discovery(app, setup, log)
+    log("CLI start-up ...")
+    results["cli"] = measure_cli(args.cli_repeats, log)
+    if args.profile:
+        log("profiles ...")
+        scenarios = {name: (results["reads"][name]["url"].split("?")[0][len("/api/v1"):],
+                            dict(pair.split("=", 1) for pair in results["reads"][name]["url"].split("?")[1].split("&")))
+                     for name in ("list_first", "list_deep", "filter_custom", "search")}
+        from urllib.parse import unquote
+
+        scenarios = {k: (p, {a: unquote(b) for a, b in q.items()}) for k, (p, q) in scenarios.items()}
+        profile_requests(app, setup, scenarios, 200, log, engine)
+
+    with app.app_context():
+        from accord.core.db import db
+
+        db.engine.dispose()
+    if not args.keep:
+        marker_path(url).unlink(missing_ok=True)
+        if engine == "sqlite":
+            shutil.rmtree(sqlite_path(url).parent, ignore_errors=True)
+    results["checks"] = checks(results, engine)
+    results["total_seconds"] = round(time.perf_counter() - started, 1)
+    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    target = (args.output or RESULTS / f"api-{engine}.json").resolve()
+    target.write_text(json.dumps(results, indent=2, default=json_default))
+    print_summary(results, target)
+    return 0 if all(c["pass"] for c in results["checks"]) else 1
+
+
+def sort_in_plan(plan):
+    """Whether a plan sorts (SQLite's temp B-tree, PostgreSQL's Sort node) instead of reading an index in order."""
+    return any("TEMP B-TREE FOR ORDER BY" in line or line.strip().startswith(("Sort ", "->  Sort ")) or " Sort  (" in line
+               for line in plan)
+
+
+def checks(results, engine):
+    reads = results["reads"]
+    rows = []
+
+    def add(metric, measured, target, ok, unit=""):
+        rows.append({"metric": metric, "measured": measured, "target": target, "pass": bool(ok)})
+
+    for name, label in (("list_first", "list p50/p95, first page"), ("list_deep", "list p50/p95, deep page"),
+                        ("filter_custom", f"filter {FILTER_FIELD}={FILTER_VALUE} (indexed custom) p50/p95"),
+                        ("search", f"search q={results['reads']['search']['url'].split('q=')[1]} p50/p95")):
+        api = reads[name]["api"]
+        add(label + " (ms)", f"{api['p50_ms']:.2f} / {api['p95_ms']:.2f}", f"p95 <= {LIST_P95_MS:g}",
+            api["p95_ms"] <= LIST_P95_MS)
+    for name, label in (("list_first", "first"), ("list_deep", "deep")):
+        r = reads[name]
+        add(f"list p95 / Core keyset+json.dumps p95, {label} page",
+            f"{r['ratio_p95_vs_baseline']:.2f}x ({r['api']['p95_ms']:.2f} vs {r['baseline']['p95_ms']:.2f} ms)",
+            f"<= {LIST_VS_BASELINE:g}x", r["ratio_p95_vs_baseline"] <= LIST_VS_BASELINE)
+    deep_ratio = reads["list_deep"]["api"]["p95_ms"] / reads["list_first"]["api"]["p95_ms"]
+    add("list p95 deep page / first page (keyset)", f"{deep_ratio:.2f}x", f"~1 (<= {DEEP_VS_FIRST:g}x)",
+        deep_ratio <= DEEP_VS_FIRST)
+    for name, label in (("list_first", "contacts, 10 custom fields"), ("list_deep", "contacts, deep page"),
+                        ("filter_custom", "contacts, custom-field filter"), ("deals_list", "deals, relation + 2 custom")):
+        add(f"SQL statements per list page ({label})", str(reads[name]["statements"]), f"<= {MAX_STATEMENTS}",
+            reads[name]["statements"] <= MAX_STATEMENTS)
+    for name, label in (("list_first", "list, first page"), ("list_deep", "list, deep page"),
+                        ("filter_custom", "custom-field filter")):
+        plan = reads[name]["plan"]
+        full_sort = sort_in_plan(plan)
+        add(f"query plan walks an index in sort order ({label})", "sorts all matches" if full_sort else "yes",
+            "yes", not full_sort)
+    empty, loaded = results["create_empty"], results["create_loaded"]
+    add("create: API / bare Core insert+commit (p50), empty db",
+        f"{empty['ratio_p50']:.2f}x ({empty['api']['p50_ms']:.2f} vs {empty['bare']['p50_ms']:.2f} ms)",
+        f"<= {CREATE_RATIO:g}x", empty["ratio_p50"] <= CREATE_RATIO)
+    add(f"create: API / bare Core insert+commit (p50), {results['rows']:,} rows",
+        f"{loaded['ratio_p50']:.2f}x ({loaded['api']['p50_ms']:.2f} vs {loaded['bare']['p50_ms']:.2f} ms)",
+        f"<= {CREATE_RATIO:g}x", loaded["ratio_p50"] <= CREATE_RATIO)
+    growth = loaded["ratio_p50"] / empty["ratio_p50"]
+    add("create ratio, loaded / empty", f"{growth:.2f}", f"<= 1 (+{CREATE_GROWTH_TOLERANCE - 1:.0%} noise)",
+        growth <= CREATE_GROWTH_TOLERANCE)
+    forecast = results["forecast"]
+    limit = FORECAST_S[engine]
+    add(f"forecast over {results['rows']:,} deals, forecast() median (s)", f"{forecast['function_s']:.3f}",
+        f"<= {limit:g}", forecast["function_s"] <= limit)
+    add("forecast, GET /api/v1/forecast median (s)", f"{forecast['api_s']:.3f}", f"<= {limit:g}",
+        forecast["api_s"] <= limit)
+    for label, value in results["cli"].items():
+        if "--help" in label:
+            add(f"start-up: {label} median (s)", f"{value['median_s']:.3f}", f"<= {CLI_S:g}", value["median_s"] <= CLI_S)
+    problems = results.get("load_problems") or []
+    add("bulk rows identical to what the service layer writes (spot checks)",
+        "yes" if not problems else f"{len(problems)} differences", "yes", not problems)
+    discovery = results["plugin_discovery"]
+    add(f"plugin discovery calls during {discovery['requests']} requests", str(discovery["total"]), "0",
+        discovery["total"] == 0)
+    return rows
+
+
+def print_summary(results, target):
+    rows = results["checks"]
+    width = max(len(r["metric"]) for r in rows)
+    mwidth = max(len(r["measured"]) for r in rows)
+    twidth = max(len(r["target"]) for r in rows)
+    print()
+    print(f"Accord API benchmark: {results['engine']} ({results['database_url']}), {results['rows']:,} contacts "
+          f"and deals, Python {results['python']}, SQLAlchemy {results['sqlalchemy']}, {results['cpus']} CPUs, "
+          f"commit {results.get('git_commit', '?')}")
+    print(f"{'metric':<{width}}  {'measured':<{mwidth}}  {'target':<{twidth}}  result")
+    print(f"{'-' * width}  {'-' * mwidth}  {'-' * twidth}  ------")
+    for r in rows:
+        print(f"{r['metric']:<{width}}  {r['measured']:<{mwidth}}  {r['target']:<{twidth}}  {'PASS' if r['pass'] else 'FAIL'}")
+    reads = results["reads"]
+    print()
+    print("the database's share (the API's own SQL replayed on the raw driver, p50 / p95 ms):")
+    for name in ("list_first", "list_deep", "filter_custom", "search", "deals_list"):
+        r = reads[name]
+        print(f"  {name:<14} {r['db_only']['p50_ms']:8.3f} / {r['db_only']['p95_ms']:8.3f}   "
+              f"(API {r['api']['p50_ms']:.2f} / {r['api']['p95_ms']:.2f})")
+    print(f"search q={reads['search']['url'].split('q=')[1]} matches {reads['search']['matching_entries']:,} entries")
+    print("create without the flush at commit (CPU share only; informational):")
+    for key, label in (("create_empty_no_flush", "empty database"), ("create_loaded_no_flush", f"{results['rows']:,} rows")):
+        r = results[key]
+        print(f"  {label:<16} API p50 {r['api']['p50_ms']:.2f} ms vs bare {r['bare']['p50_ms']:.2f} ms -> x{r['ratio_p50']}"
+              f" (vs bare + search entry {r['bare_with_search_entry']['p50_ms']:.2f} ms -> "
+              f"x{r['ratio_p50_vs_bare_with_search_entry']})")
+    for key, label in (("create_empty", "empty database"), ("create_loaded", f"{results['rows']:,} rows")):
+        r = results[key]
+        print(f"create with the flush, vs bare insert + search entry + commit: {label}: "
+              f"x{r['ratio_p50_vs_bare_with_search_entry']} ({r['bare_with_search_entry']['p50_ms']:.2f} ms)")
+    print("list query plan (first page): " + " | ".join(reads["list_first"]["plan"])[:400])
+    print(f"load average at start {results['load_average_at_start']}, at end {results['load_average_at_end']} "
+          f"(other work on the machine skews wall-clock figures; cpu_mean_ms in the JSON is this process's CPU)")
+    passed = sum(r["pass"] for r in rows)
+    shown = target.relative_to(HERE.parent) if target.is_relative_to(HERE.parent) else target
+    print(f"\n{passed} passed, {len(rows) - passed} failed  (figures: {shown})")
+    print(f"reproduce: {results['reproduce']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
