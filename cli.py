@@ -85,9 +85,12 @@ def describe_error(exc):
         details = "; ".join(f"{name}: {' '.join(map(str, reasons))}" for name, reasons in exc.fields.items())
         return f"{exc.message} {details}".strip()
     name = type(exc).__name__
-    if name == "OperationalError":
-        return f"cannot use the database: {getattr(exc, 'orig', exc)}"
-    return str(exc) or name
+    if name in ("OperationalError", "ProgrammingError"):
+        reason = " ".join(str(getattr(exc, "orig", exc)).split())
+        if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+            return f"the database is not set up ({reason}); run 'accord init' or 'accord db upgrade' first"
+        return f"cannot use the database: {reason}"
+    return " ".join(str(exc).split()) or name
 
 
 @click.group(cls=AccordGroup)

@@ -210,7 +210,12 @@ def test_tokens_create_for_an_unknown_user_fails_in_one_line(accord, initialised
 
 
 def test_command_on_an_uninitialised_instance_fails_in_one_line(accord):
-    assert_one_line_error(accord("tokens", "create", "--user", ADMIN))
+    assert_one_line_error(accord("tokens", "create", "--user", ADMIN), "accord init")
+
+
+def test_an_unreachable_database_is_one_line(accord):
+    run = accord("db", "upgrade", database_url="postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
+    assert_one_line_error(run, "cannot use the database")
 
 
 # fields --------------------------------------------------------------------------------------
