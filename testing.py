@@ -16,6 +16,15 @@ import pytest
 TEST_DATABASE_ENV = "ACCORD_TEST_DATABASE_URL"
 
 
+def close_app(app):
+    """Give back an app's database connections (SQLite files can then be removed)."""
+    from accord.core.db import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 def _postgres_url():
     url = os.environ.get(TEST_DATABASE_ENV)
     return url or None
@@ -34,8 +43,7 @@ def accord_database_template(tmp_path_factory):
         base, url = _private_database(url)
         app = create_app({"INSTANCE_PATH": str(folder), "DATABASE_URL": url})
         upgrade(app)
-        with app.app_context():
-            db.engine.dispose()
+        close_app(app)
         yield {"url": url}
         _drop_private_database(base, url)
         return
@@ -45,8 +53,7 @@ def accord_database_template(tmp_path_factory):
     upgrade(app)
     with app.app_context():
         db.session.execute(db.text("PRAGMA wal_checkpoint(TRUNCATE)"))
-        db.session.remove()
-        db.engine.dispose()
+    close_app(app)
     yield {"path": path}
 
 
@@ -99,7 +106,6 @@ def _empty_postgres(app):
 def accord_app_factory(accord_database_template, tmp_path):
     """``make(plugins=(), **settings)`` → a new app on a clean database."""
     from accord.core import create_app
-    from accord.core.db import db
 
     made = []
 
@@ -122,9 +128,7 @@ def accord_app_factory(accord_database_template, tmp_path):
 
     yield make
     for app in made:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        close_app(app)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import sys
 
 import pytest
 from accord.core.db import db
+from accord.testing import close_app
 from cli_helpers import run_accord
 from recording_plugin import events
 
@@ -61,9 +62,7 @@ def open_app(instance):
 
     yield make
     for app in made:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        close_app(app)
 
 
 @pytest.fixture

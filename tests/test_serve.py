@@ -1,26 +1,18 @@
 """``accord serve`` runs gunicorn with several workers that answer real HTTP."""
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
 import pytest
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from process_helpers import clean_environment, free_port, stop
 
 
 def _accord(instance, *args, **kwargs):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
     return subprocess.run([sys.executable, "-m", "accord.cli", "--instance", str(instance), *args],
-                          env=env, capture_output=True, text=True, timeout=120, **kwargs)
+                          env=clean_environment(), capture_output=True, text=True, timeout=120, **kwargs)
 
 
 def _get(url, token=None):
@@ -34,8 +26,8 @@ def test_serve_answers_with_two_workers(tmp_path):
     init = _accord(instance, "init", "--admin-email", "admin@example.com", "--admin-password", "correct-horse")
     assert init.returncode == 0, init.stderr
     token = _accord(instance, "tokens", "create", "--user", "admin@example.com").stdout.strip().splitlines()[-1]
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
+    port = free_port()
+    env = clean_environment()
     server = subprocess.Popen(
         [sys.executable, "-m", "accord.cli", "--instance", str(instance), "serve", "--port", str(port), "--workers", "2"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -58,8 +50,4 @@ def test_serve_answers_with_two_workers(tmp_path):
             _get(f"{base}/contacts")
         assert refused.value.code == 401
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)

@@ -2,9 +2,7 @@
 the same every time, and served with a token that works over the API and real HTTP."""
 
 import json
-import os
 import queue
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from accord.testing import ApiClient
+from process_helpers import clean_environment, free_port, stop
 
 TYPES = ("team", "user", "territory", "organization", "contact", "deal", "activity")
 WAIT_SECONDS = 60
@@ -181,8 +180,8 @@ def test_cli_demo_prints_a_working_token_last(tmp_path, monkeypatch):
 
 
 def test_demo_serves_the_sample_data_over_http(tmp_path):
-    port = _free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("ACCORD_")}
+    port = free_port()
+    env = clean_environment()
     with open(tmp_path / "stderr.log", "w") as stderr:
         server = subprocess.Popen(
             [sys.executable, "-m", "accord.cli", "--instance", str(tmp_path / "demo"), "demo", "--port", str(port)],
@@ -194,18 +193,8 @@ def test_demo_serves_the_sample_data_over_http(tmp_path):
         status, body = _get_when_up(f"http://127.0.0.1:{port}/api/v1/contacts?limit=5", token, server, deadline)
         assert status == 200 and len(body["data"]) == 5
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _read_token(server, deadline, stderr_path):
