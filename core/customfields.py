@@ -22,7 +22,7 @@ RESERVED_NAMES = set(STANDARD_FIELDS) | {"deleted_at", "deleted_by", "custom", "
 
 
 def field_to_json(f):
-    body = {
+    return {
         "name": f.name, "kind": f.kind, "label": f.label, "required": f.required,
         "choices": [{"key": c.key, "label": c.label} for c in f.choices] if f.kind in CHOICE_KINDS else None,
         "default": f.kind_impl.to_json(f.default) if f.default is not None and not f.custom else f.default,
@@ -30,7 +30,6 @@ def field_to_json(f):
         "reference": f.reference, "read_only": f.read_only, "custom": f.custom, "origin": f.origin,
         "sortable": f.sortable,
     }
-    return body
 
 
 def add_field(record_type_key, spec, actor, origin="local"):

@@ -74,7 +74,7 @@ def accord_stage_transition_guard(app, record, pipeline, from_stage, to_stage, a
 
 def _check_regarding(app, values, record):
     from .registry import current_accord
-    from .records import _live_ids
+    from .records import live_ids
 
     related_type = values.get("related_type", record.get("related_type") if record else None)
     related_id = values.get("related_id", record.get("related_id") if record else None)
@@ -86,5 +86,5 @@ def _check_regarding(app, values, record):
     if target is None:
         raise RecordInvalid({"related_type": [f"There is no record type {related_type!r}."]})
     if "related_type" in values or "related_id" in values:
-        if not _live_ids(target, [related_id]):
+        if not live_ids(target, [related_id]):
             raise RecordInvalid({"related_id": [f"No live {target.label} has id {related_id}."]})

@@ -356,13 +356,13 @@ class RecordService:
             f = rt.fields.get(name)
             if f is not None and f.kind == "reference":
                 target = catalog.type(f.reference)
-                if target is None or not _exists(target, [value]):
+                if target is None or not live_ids(target, [value]):
                     errors[name] = [f"No live {target.label if target else f.reference} has id {value}."]
         for relation in rt.relations:
             ids = values.get(relation.name)
             if ids:
                 target = catalog.type(relation.target)
-                missing = sorted(set(ids) - _live_ids(target, ids))
+                missing = sorted(set(ids) - live_ids(target, ids))
                 if missing:
                     errors[relation.name] = [f"No live {target.label} has id {', '.join(map(str, missing))}."]
         if errors:
@@ -549,11 +549,8 @@ def on_commit(callback):
     db.session().info["accord_after_commit"].append(callback)
 
 
-def _exists(rt, ids):
-    return bool(_live_ids(rt, ids))
-
-
-def _live_ids(rt, ids):
+def live_ids(rt, ids):
+    """The ids among ``ids`` of records of ``rt`` that exist and are not trashed."""
     table = rt.table
     return set(db.session.execute(
         select(table.c.id).where(table.c.id.in_(list(ids)), table.c.deleted_at.is_(None))

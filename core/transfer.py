@@ -3,6 +3,8 @@
 import csv
 import json
 
+from werkzeug.datastructures import MultiDict
+
 from .accounts import find_user
 from .errors import NotFound, RecordInvalid
 from .query import MAX_LIMIT, run_list
@@ -107,7 +109,7 @@ def export_records(type_key, fmt, stream, trashed=False):
     if trashed:
         args["trashed"] = "true"
     while True:
-        rows, cursor = run_list(rt, _Args(args))
+        rows, cursor = run_list(rt, MultiDict(args))
         for row in rows:
             document = record_from_row(rt, row).to_json()
             if fmt == "jsonl":
@@ -130,11 +132,3 @@ def _cell(value):
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
-
-
-class _Args(dict):
-    """The small part of a werkzeug MultiDict that the list query reads."""
-
-    def getlist(self, key):
-        return [self[key]] if key in self else []
-
