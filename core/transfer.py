@@ -8,7 +8,7 @@ from werkzeug.datastructures import MultiDict
 from .accounts import find_user
 from .errors import NotFound, RecordInvalid
 from .query import MAX_LIMIT, run_list
-from .records import SYSTEM, Actor, record_from_row
+from .records import Actor, record_from_row
 from .registry import current_accord
 
 
@@ -76,7 +76,6 @@ def import_file(type_key, path, email=None):
     rt = accord.catalog().type(type_key)
     if rt is None:
         raise NotFound(f"There is no record type {type_key!r}.")
-    actor = SYSTEM
     if email:
         user = find_user(email)
         actor = Actor(user_id=user.id, source="import", is_admin=user.is_admin, name=user.name)
