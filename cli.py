@@ -138,11 +138,13 @@ def db():
 @db.command("upgrade")
 @pass_context
 def db_upgrade(obj):
-    """Apply pending migrations of the core tables."""
+    """Apply pending migrations of the core and of every enabled plugin."""
     from accord.core.migrate import current_revision, upgrade
 
-    upgrade(obj.app)
+    skipped = upgrade(obj.app)
     click.echo(f"Database at revision {current_revision(obj.app)}.")
+    for name, problem in skipped.items():
+        click.echo(f"Skipped enabled plugin {name}: {problem}", err=True)
 
 
 @main.command()
@@ -274,6 +276,186 @@ def fields_remove(obj, record_type, name, purge):
         remove_field(record_type, name, purge=purge)
     kept = "and its values erased" if purge else "(values kept; add it again to bring them back)"
     click.echo(f"Removed {record_type}.{name} {kept}.")
+
+
+@main.group()
+def plugins():
+    """Installed plugins: list, switch on and off, settings, upgrade, remove, scaffold."""
+
+
+@plugins.command("list")
+@pass_context
+def plugins_list(obj):
+    """Every installed plugin with its state; broken ones with their error."""
+    from accord.core.lifecycle import plugin_report
+
+    with obj.app.app_context():
+        report = plugin_report()
+    if not report:
+        click.echo("No plugins installed (plugins are Python distributions with an 'accord.plugins' entry point).")
+    for entry in report:
+        version = entry.get("version") or entry["installed_version"] or "?"
+        click.echo(f"{entry['name']:24} {version:10} {entry['status']:10} {entry.get('title', '')}")
+        if entry["error"]:
+            click.echo(f"  error: {entry['error']}")
+        for warning in entry["warnings"]:
+            click.echo(f"  warning: {warning}")
+
+
+@plugins.command("info")
+@click.argument("name")
+@pass_context
+def plugins_info(obj, name):
+    """Everything known about plugin NAME: manifest, state, settings, what it owns."""
+    from accord.core.lifecycle import plugin_report
+
+    with obj.app.app_context():
+        entry = plugin_report(name)[0]
+    click.echo(f"{entry['name']} {entry.get('version', '')}: {entry.get('title', '')}".rstrip())
+    if entry.get("summary"):
+        click.echo(f"  {entry['summary']}")
+    click.echo(f"status: {entry['status']}")
+    if entry["error"]:
+        click.echo(f"error: {entry['error']}")
+    for warning in entry["warnings"]:
+        click.echo(f"warning: {warning}")
+    for key, label in (("distribution", "distribution"), ("accord", "needs accord"),
+                       ("installed_version", "installed version")):
+        if entry.get(key):
+            click.echo(f"{label}: {entry[key]}")
+    if entry.get("requires"):
+        click.echo("requires: " + ", ".join(f"{n} {spec}" for n, spec in entry["requires"].items()))
+    if entry["required_by"]:
+        click.echo("required by: " + ", ".join(entry["required_by"]))
+    for name_, description in entry.get("permissions", {}).items():
+        click.echo(f"permission: {name_}: {description}")
+    for key, spec in entry.get("settings", {}).items():
+        click.echo(f"setting: {key} = {spec['value']!r} ({spec['kind']}, default {spec['default']!r})")
+    for owned in entry["owns"]:
+        click.echo(f"owns: {owned}")
+
+
+@plugins.command("enable")
+@click.argument("name")
+@pass_context
+def plugins_enable(obj, name):
+    """Switch plugin NAME on, with the plugins it requires (their migrations run first)."""
+    from accord.core.lifecycle import enable
+
+    with obj.app.app_context():
+        enabled = enable(name)
+    click.echo(f"Enabled {', '.join(enabled)}." if enabled else f"{name} is already enabled.")
+
+
+@plugins.command("disable")
+@click.argument("name")
+@click.option("--cascade", is_flag=True, help="Also disable the enabled plugins that require NAME.")
+@click.option("--yes", is_flag=True, help="Do not ask before a cascade.")
+@pass_context
+def plugins_disable(obj, name, cascade, yes):
+    """Switch plugin NAME off; its data is kept and comes back when it is enabled again."""
+    from accord.core.lifecycle import disable, disable_plan
+
+    with obj.app.app_context():
+        if cascade:
+            going = disable_plan(name)
+            if len(going) > 1:
+                click.echo(f"This disables {', '.join(going)}.")
+                if not yes:
+                    click.confirm("Go on?", abort=True)
+        disabled = disable(name, cascade=cascade)
+    click.echo(f"Disabled {', '.join(disabled)} (data kept)." if disabled else f"{name} is not enabled.")
+
+
+@plugins.command("settings")
+@click.argument("name")
+@click.argument("assignments", nargs=-1, metavar="[KEY=VALUE]...")
+@pass_context
+def plugins_settings(obj, name, assignments):
+    """Show the settings of plugin NAME, or change them with KEY=VALUE (JSON values, or text)."""
+    import json
+
+    from accord.core.lifecycle import plugin_report, update_settings
+
+    changes = {}
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        if not sep or not key:
+            raise click.ClickException(f"{assignment!r}: write settings as KEY=VALUE")
+        try:
+            changes[key] = json.loads(raw)
+        except ValueError:
+            changes[key] = raw
+    with obj.app.app_context():
+        if changes:
+            values = update_settings(name, changes)
+        else:
+            values = {k: spec["value"] for k, spec in plugin_report(name)[0].get("settings", {}).items()}
+    for key, value in values.items():
+        click.echo(f"{key} = {json.dumps(value)}")
+
+
+@plugins.command("upgrade")
+@click.argument("name")
+@click.option("--dry-run", is_flag=True, help="Show the migrations and SQL, change nothing.")
+@pass_context
+def plugins_upgrade(obj, name, dry_run):
+    """Run the pending migrations of plugin NAME (one transaction)."""
+    from accord.core.lifecycle import upgrade, upgrade_preview
+
+    with obj.app.app_context():
+        if dry_run:
+            preview = upgrade_preview(name)
+            click.echo(f"{name}: installed {preview['from_version'] or 'never'}, available {preview['to_version']}; "
+                       f"at revision {preview['current_revision'] or 'none'}.")
+            if not preview["migrations"]:
+                click.echo("No pending migrations.")
+            for migration in preview["migrations"]:
+                click.echo(f"migration {migration['revision']}: {migration['message']}")
+            if preview["sql"]:
+                click.echo(preview["sql"].rstrip())
+            return
+        applied = upgrade(name)
+    click.echo(f"Upgraded {name}: applied {', '.join(applied)}." if applied else f"{name} is up to date.")
+
+
+@plugins.command("uninstall")
+@click.argument("name")
+@click.option("--keep", "mode", flag_value="keep", help="Keep its data for a later return.")
+@click.option("--export", "export_to", type=click.Path(file_okay=False), default=None,
+              help="Write its data to a new folder inside this one (kept in the database unless --purge).")
+@click.option("--purge", "mode", flag_value="purge", help="Export, then drop its tables, fields and files.")
+@pass_context
+def plugins_uninstall(obj, name, mode, export_to):
+    """Remove plugin NAME from this instance: choose --keep, --export DIR or --purge."""
+    from accord.core.lifecycle import uninstall
+
+    if mode is None:
+        if export_to is None:
+            raise click.ClickException("choose --keep (data stays), --export DIR (data written out and kept) "
+                                       "or --purge (exported, then dropped)")
+        mode = "export"
+    with obj.app.app_context():
+        report = uninstall(name, mode, export_to)
+    if report["export"]:
+        click.echo(f"Exported its data to {report['export']}.")
+    for dropped in report["dropped"]:
+        click.echo(f"dropped: {dropped}")
+    for kept in report["kept"]:
+        click.echo(f"kept: {kept}")
+    click.echo(f"Uninstalled {name} ({mode}).")
+
+
+@plugins.command("new")
+@click.argument("name")
+@click.option("--path", "path", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Folder to create the distribution in.")
+def plugins_new(name, path):
+    """Scaffold a plugin distribution NAME ready to test, build and publish."""
+    from accord.core.scaffold import scaffold_plugin
+
+    folder = scaffold_plugin(name, path)
+    click.echo(f"Created {folder}. Next: cd {folder} && pip install -e . && pytest")
 
 
 @main.command("import")

@@ -33,6 +33,8 @@ def _postgres_url():
 @pytest.fixture(scope="session")
 def accord_database_template(tmp_path_factory):
     """Migrate one database per session; tests start from a copy or an emptied version of it."""
+    from sqlalchemy import inspect
+
     from accord.core import create_app
     from accord.core.db import db
     from accord.core.migrate import upgrade
@@ -43,8 +45,10 @@ def accord_database_template(tmp_path_factory):
         base, url = _private_database(url)
         app = create_app({"INSTANCE_PATH": str(folder), "DATABASE_URL": url})
         upgrade(app)
+        with app.app_context():
+            tables = tuple(inspect(db.engine).get_table_names())
         close_app(app)
-        yield {"url": url}
+        yield {"url": url, "tables": tables}
         _drop_private_database(base, url)
         return
     path = folder / "accord.db"
@@ -83,20 +87,26 @@ def _drop_private_database(base, url):
     engine.dispose()
 
 
-def _empty_postgres(app):
-    from sqlalchemy import text
+def _empty_postgres(app, core_tables):
+    """Back to a freshly migrated database: tables that plugins created go, core tables are
+    emptied, indexes on custom fields are dropped."""
+    from sqlalchemy import inspect, text
 
     from accord.core.db import db
     from accord.core.migrate import upgrade
 
     with app.app_context():
-        tables = [t.name for t in db.metadata.sorted_tables]
+        present = inspect(db.engine).get_table_names()
+        for table in present:
+            if table not in core_tables:
+                db.session.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
         indexes = db.session.execute(text(
             "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname LIKE 'ix_cf_%'"
         )).scalars().all()
         for name in indexes:
             db.session.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
-        db.session.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        emptied = [t for t in core_tables if t != "alembic_version"]
+        db.session.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in emptied) + " RESTART IDENTITY CASCADE"))
         db.session.execute(text("INSERT INTO schema_generation (id, value) VALUES (1, 0)"))
         db.session.commit()
     upgrade(app)
@@ -116,7 +126,7 @@ def accord_app_factory(accord_database_template, tmp_path):
         if "url" in accord_database_template:
             config.setdefault("DATABASE_URL", accord_database_template["url"])
             app = create_app(config)
-            _empty_postgres(app)
+            _empty_postgres(app, accord_database_template["tables"])
         else:
             path = instance / "accord.db"
             shutil.copyfile(accord_database_template["path"], path)
@@ -145,6 +155,29 @@ def with_plugins(accord_app_factory):
         return accord_app_factory(plugins=plugins, **settings)
 
     return make
+
+
+@pytest.fixture
+def with_enabled_plugins(accord_app_factory):
+    """``with_enabled_plugins("name", ...)`` → an app on a clean database with those
+    installed plugins (and what they require) switched on, their migrations run: the way
+    a plugin's own tests get an app with the plugin in it."""
+
+    def make(*names, **settings):
+        app = accord_app_factory(**settings)
+        enable_plugins(app, *names)
+        return app
+
+    return make
+
+
+def enable_plugins(app, *names):
+    """Switch installed plugins on in ``app``'s database, as ``accord plugins enable`` does."""
+    from accord.core.lifecycle import enable
+
+    with app.app_context():
+        for name in names:
+            enable(name, by="test")
 
 
 @pytest.fixture

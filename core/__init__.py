@@ -13,10 +13,11 @@ from .errors import (
 from .hookspecs import HOOK_CONTRACT_VERSION, hookimpl
 from .models import RecordColumns, live_indexes
 from .records import SYSTEM, Actor, Record
-from .registry import current_accord
+from .lifecycle import plugin_files
+from .registry import current_accord, plugin_settings
 
 __all__ = [
-    "create_app", "db", "hookimpl", "HOOK_CONTRACT_VERSION", "current_accord",
+    "create_app", "db", "hookimpl", "HOOK_CONTRACT_VERSION", "current_accord", "plugin_settings", "plugin_files",
     "Record", "Actor", "SYSTEM", "RecordType", "RecordTypeOptions", "Relation", "Field", "Choice",
     "record_field", "RecordColumns", "live_indexes",
     "AccordError", "BadRequest", "Conflict", "Forbidden", "NotFound", "PreconditionFailed", "RecordInvalid",

@@ -5,13 +5,13 @@ import logging
 from pathlib import Path
 
 import pluggy
-from flask import Flask
+from flask import Flask, abort, request
 
-from . import defaults, hookspecs
+from . import defaults, discovery, hookspecs
 from .config import load_config
 from .db import configure_engine, db
 from .records import RecordService
-from .registry import Accord
+from .registry import Accord, current_accord
 
 log = logging.getLogger("accord")
 
@@ -21,7 +21,9 @@ def create_app(config=None):
 
     :param config: overrides of the settings (keys as in ``ACCORD_*`` variables without the
         prefix, e.g. ``{"DATABASE_URL": ..., "INSTANCE_PATH": ...}``); ``PLUGINS`` lists
-        extra hook implementations (modules, objects or import paths) to register.
+        hook implementations (modules, objects or import paths) that are always active, beside
+        the installed plugins switched on in the database; ``DISCOVER_PLUGINS`` (default on)
+        looks for installed plugins at all.
     """
     settings = load_config(config)
     instance = Path(settings["INSTANCE_PATH"])
@@ -39,14 +41,20 @@ def create_app(config=None):
     with app.app_context():
         configure_engine(db.engine, settings["SQLITE_SYNCHRONOUS"].upper())
 
-    accord = Accord(app, plugin_manager_for(settings["PLUGINS"]), settings)
+    installed = discovery.discover() if settings["DISCOVER_PLUGINS"] else {}
+    discovery.load(installed)
+    static = [(defaults.name, defaults)] + [(_plugin_name(p), p) for p in _imported(settings["PLUGINS"])]
+    accord = Accord(app, settings, static, installed)
     app.extensions["accord"] = accord
+    accord.registrations()
+    _check_hooks(accord)
     accord.records = RecordService(app)
 
     from .api import api
 
     app.register_blueprint(api)
-    accord.collect_registrations()
+    accord.register_blueprints()
+    app.before_request(_switched_off_plugin_routes)
 
     from .web import web
 
@@ -61,11 +69,34 @@ def plugin_manager_for(plugins):
     plugin_manager = pluggy.PluginManager(hookspecs.PROJECT)
     plugin_manager.add_hookspecs(hookspecs)
     plugin_manager.register(defaults, name=defaults.name)
-    for plugin in plugins:
-        module = importlib.import_module(plugin) if isinstance(plugin, str) else plugin
-        plugin_manager.register(module, name=_plugin_name(module))
+    for plugin in _imported(plugins):
+        plugin_manager.register(plugin, name=_plugin_name(plugin))
     plugin_manager.check_pending()
     return plugin_manager
+
+
+def _imported(plugins):
+    return [importlib.import_module(p) if isinstance(p, str) else p for p in plugins]
+
+
+def _check_hooks(accord):
+    """Quarantine a loaded plugin whose hook implementations do not match the contract
+    (a misspelt hook name, an unknown argument)."""
+    for name, plugin in accord.loaded.items():
+        try:
+            accord.plugin_manager((name,))
+        except pluggy.PluginValidationError as exc:
+            plugin.mark_broken(f"does not match the hook contract: {exc}")
+
+
+def _switched_off_plugin_routes():
+    """A blueprint of a plugin that is switched off (or quarantined) answers 404."""
+    accord = current_accord()
+    for name in request.blueprints:
+        owner = accord.blueprint_owners.get(name)
+        if owner in accord.installed and owner not in accord.catalog().active_plugins:
+            abort(404)
+    return None
 
 
 def _engine_options(url):

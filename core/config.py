@@ -13,9 +13,11 @@ DEFAULTS = {
     "SQLITE_SYNCHRONOUS": "FULL",
     "IDEMPOTENCY_TTL_HOURS": 24,
     "PLUGINS": (),
+    "DISCOVER_PLUGINS": True,
 }
 
 INTEGER_SETTINGS = {"MAX_BODY_BYTES", "IDEMPOTENCY_TTL_HOURS"}
+BOOLEAN_SETTINGS = {"DISCOVER_PLUGINS"}
 
 
 class ConfigError(ValueError):
@@ -33,6 +35,10 @@ def load_config(overrides=None, environ=None):
         if name == "PLUGINS":
             settings[name] = tuple(part.strip() for part in raw.split(",") if part.strip())
             continue
+        if name in BOOLEAN_SETTINGS:
+            if raw.lower() not in ("1", "true", "yes", "0", "false", "no"):
+                raise ConfigError(f"ACCORD_{name} must be true or false, got {raw!r}")
+            raw = raw.lower() in ("1", "true", "yes")
         if name in INTEGER_SETTINGS:
             try:
                 raw = int(raw)

@@ -11,6 +11,13 @@ import pluggy
 
 PROJECT = "accord"
 HOOK_CONTRACT_VERSION = 1
+"""The contract this core offers. A plugin's manifest names the contract it was written for
+(``hook_contract``); plugins written for a contract from :data:`OLDEST_SUPPORTED_CONTRACT`
+up to this one load, and each deprecated hook they still implement is named in a warning."""
+OLDEST_SUPPORTED_CONTRACT = 1
+DEPRECATED_HOOKS = {}
+"""``{hook name: (contract that deprecated it, what to use instead)}``; a deprecated hook
+keeps its spec until :data:`OLDEST_SUPPORTED_CONTRACT` passes the contract that deprecated it."""
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
@@ -196,9 +203,9 @@ def accord_stage_transition_guard(app, record, pipeline, from_stage, to_stage, a
 
     :param app: the Flask application.
     :param record: the :class:`~accord.core.records.Record` with its new values.
+    :param pipeline: the :class:`~accord.core.pipelines.PipelineDef`.
     :param from_stage: the stage key before the move (``None`` on create).
     :param to_stage: the stage key after the move.
-    :param pipeline: the :class:`~accord.core.pipelines.PipelineDef`.
     :param actor: the acting user's :class:`~accord.core.records.Actor`.
     """
 
@@ -210,9 +217,9 @@ def accord_stage_changed(app, record, pipeline, from_stage, to_stage, actor):
 
     :param app: the Flask application.
     :param record: the committed :class:`~accord.core.records.Record`.
+    :param pipeline: the :class:`~accord.core.pipelines.PipelineDef`.
     :param from_stage: the stage key before the move (``None`` on create).
     :param to_stage: the stage key after the move.
-    :param pipeline: the :class:`~accord.core.pipelines.PipelineDef`.
     :param actor: the acting user's :class:`~accord.core.records.Actor`.
     """
 

@@ -315,6 +315,33 @@ class SchemaGeneration(db.Model):
     value = mapped_column(Integer, nullable=False, default=0)
 
 
+class PluginState(db.Model):
+    """A discovered plugin as this instance has it: switched on or off, the version whose
+    migrations ran, its settings. Kept here, not in a process, so every worker agrees."""
+
+    __tablename__ = "plugin_state"
+    name = mapped_column(String(40), primary_key=True)
+    enabled = mapped_column(Boolean, nullable=False, default=False)
+    installed_version = mapped_column(String(40), nullable=True)
+    settings = mapped_column(JsonType, nullable=False, default=dict)
+    changed_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    changed_by = mapped_column(String(120), nullable=True)
+
+
+class PluginObject(db.Model):
+    """Something a plugin created (a table, column, record type, field, pipeline, stage,
+    permission or file), so uninstalling removes exactly that, and nothing another plugin
+    also claims."""
+
+    __tablename__ = "plugin_object"
+    __table_args__ = (UniqueConstraint("plugin", "kind", "name"),)
+    id = mapped_column(Integer, primary_key=True)
+    plugin = mapped_column(String(40), nullable=False, index=True)
+    kind = mapped_column(String(20), nullable=False)
+    name = mapped_column(String(200), nullable=False)
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
 class SearchEntry(db.Model):
     """One row per live searchable record; the full-text index is built over it."""
 

@@ -11,11 +11,11 @@ import shutil
 import subprocess
 import sys
 import time
-import venv
 import zipfile
 from pathlib import Path
 
 import pytest
+from venv_helpers import fresh_venv, pip_install
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGET_SECONDS = 60
@@ -29,6 +29,7 @@ REQUIRED = (
     "accord/core/migrations/env.py",
     "accord/core/migrations/script.py.mako",
     "accord/core/migrations/versions/0001_core_tables.py",
+    "accord/core/migrations/versions/0002_plugin_state.py",
     "accord/plugins/__init__.py",
 )
 LEFTOVERS = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", "*.pyc", ".ruff_cache",
@@ -100,10 +101,8 @@ def test_wheel_declares_the_command_and_the_pytest_plugin(built):
 def test_installed_wheel_imports_from_its_own_site_packages(built):
     started = time.monotonic()
     target = built["work"] / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False, clear=True).create(target)
-    python = target / "bin" / "python"
-    run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "--force-reinstall",
-        "--disable-pip-version-check", built["wheel"], timeout=BUDGET_SECONDS)
+    python = fresh_venv(target)
+    pip_install(python, "--force-reinstall", built["wheel"], timeout=BUDGET_SECONDS)
     outside = built["work"]  # not the checkout, so the checkout cannot shadow the installed package
     done = run(python, "-c", "import accord.core, accord.cli; print(accord.core.__file__)",
                timeout=BUDGET_SECONDS, cwd=outside)

@@ -107,7 +107,7 @@ def global_search():
     if unknown:
         raise BadRequest("Unknown record type.", {"type": [f"No record type {unknown[0]!r}."]})
     results = search_index.search(db.session, query, limit=limit, record_types=types or None)
-    for plugin_name, provider in accord.search_providers:
+    for plugin_name, provider in catalog.registrations.search_providers:
         results.extend(provider(accord.app, query, limit))
     results.sort(key=lambda r: -r["score"])
     for result in results:

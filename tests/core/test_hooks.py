@@ -477,7 +477,7 @@ def test_hook_search_providers_results_appear_in_global_search(project_app):
 
 def test_hook_permissions_are_registered_with_their_plugin(project_app):
     app, _api = project_app
-    permissions = current_accord(app).permissions
+    permissions = current_accord(app).registrations().permissions
     assert permissions[registering_plugin.PERMISSION[0]] == ("registering", registering_plugin.PERMISSION[1])
     assert permissions["core.fields.manage"][0] == "accord.core"
 
@@ -491,12 +491,12 @@ def test_hook_blueprints_are_served(project_app):
 
 def test_hook_navigation_items_are_collected(project_app):
     app, _api = project_app
-    assert ("registering", {"label": "Projects", "url": "/projects", "order": 40}) in current_accord(app).navigation
+    assert ("registering", {"label": "Projects", "url": "/projects", "order": 40}) in current_accord(app).registrations().navigation
 
 
 def test_hook_dashboard_widgets_are_collected_and_answer(project_app):
     app, _api = project_app
-    widgets = [(plugin, w) for plugin, w in current_accord(app).dashboard_widgets if w["key"] == "registering.projects"]
+    widgets = [(plugin, w) for plugin, w in current_accord(app).registrations().dashboard_widgets if w["key"] == "registering.projects"]
     assert len(widgets) == 1 and widgets[0][0] == "registering"
     admin = make_user(app, "viewer@example.com", "Vi Viewer")
     with app.app_context():
@@ -505,7 +505,7 @@ def test_hook_dashboard_widgets_are_collected_and_answer(project_app):
 
 def test_hook_help_topics_are_collected(project_app):
     app, _api = project_app
-    topics = {t["key"]: (plugin, t) for plugin, t in current_accord(app).help_topics}
+    topics = {t["key"]: (plugin, t) for plugin, t in current_accord(app).registrations().help_topics}
     plugin, topic = topics["registering.projects"]
     assert plugin == "registering" and topic["pages"] == ["/projects"] and topic["body"]
 
@@ -513,14 +513,14 @@ def test_hook_help_topics_are_collected(project_app):
 def test_hook_jobs_are_registered_by_name_and_run(project_app):
     app, api = project_app
     api.post("/projects", json={"name": "Apollo"})
-    job = current_accord(app).jobs["registering.count_projects"]
+    job = current_accord(app).registrations().jobs["registering.count_projects"]
     assert job["plugin"] == "registering" and job["schedule"] == "0 6 * * *"
     assert job["run"](app, note="manual") == {"projects": 1, "note": "manual"}
 
 
 def test_hook_privacy_handlers_are_collected_and_export(project_app):
     app, api = project_app
-    handlers = [(plugin, h) for plugin, h in current_accord(app).privacy_handlers]
+    handlers = [(plugin, h) for plugin, h in current_accord(app).registrations().privacy_handlers]
     assert [plugin for plugin, _ in handlers] == ["registering"]
     contact_id = api.post("/contacts", json={"last_name": "Lovelace"}).json["id"]
     with app.test_request_context():

@@ -13,7 +13,7 @@ from accord.core.db import UTCDateTime
 
 revision = '0001_core'
 down_revision = None
-branch_labels = None
+branch_labels = ('core',)
 depends_on = None
 
 
