@@ -5,13 +5,13 @@ import logging
 from pathlib import Path
 
 import pluggy
-from flask import Flask, abort, request
 
 from . import defaults, discovery, hookspecs
 from .config import load_config
 from .db import configure_engine, db
 from .records import RecordService
-from .registry import Accord, current_accord
+from .registry import Accord
+from .routing import AccordFlask
 
 log = logging.getLogger("accord")
 
@@ -28,7 +28,7 @@ def create_app(config=None):
     settings = load_config(config)
     instance = Path(settings["INSTANCE_PATH"])
     instance.mkdir(parents=True, exist_ok=True)
-    app = Flask("accord", instance_path=str(instance), instance_relative_config=False)
+    app = AccordFlask("accord", instance_path=str(instance), instance_relative_config=False)
     app.config.update(
         SECRET_KEY=settings["SECRET_KEY"],
         SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
@@ -51,15 +51,11 @@ def create_app(config=None):
     accord.records = RecordService(app)
 
     from .api import api
-
-    app.register_blueprint(api)
-    accord.register_blueprints()
-    app.before_request(_switched_off_plugin_routes)
-
     from .web import web
 
+    app.register_blueprint(api)
     app.register_blueprint(web)
-
+    accord.register_blueprints()
     return app
 
 
@@ -87,16 +83,6 @@ def _check_hooks(accord):
             accord.plugin_manager((name,))
         except pluggy.PluginValidationError as exc:
             plugin.mark_broken(f"does not match the hook contract: {exc}")
-
-
-def _switched_off_plugin_routes():
-    """A blueprint of a plugin that is switched off (or quarantined) answers 404."""
-    accord = current_accord()
-    for name in request.blueprints:
-        owner = accord.blueprint_owners.get(name)
-        if owner in accord.installed and owner not in accord.catalog().active_plugins:
-            abort(404)
-    return None
 
 
 def _engine_options(url):

@@ -125,6 +125,7 @@ class Registrations:
         self.jobs = {}
         self.search_providers = []
         self.privacy_handlers = []
+        self.url_map = None
         self._collect()
 
     def _collect(self):

@@ -186,6 +186,20 @@ def test_a_second_plugin_claiming_a_taken_record_type_is_refused_naming_both(plu
     assert api.get("/tickets").status_code == 200
 
 
+@pytest.mark.parametrize("rival, message", [
+    ("fixture_rival_route", "cannot enable fixture_rival_route: its route GET /fixture-tickets/ping is already "
+                            "served by plugin fixture_tickets"),
+    ("fixture_rival_template", "cannot enable fixture_rival_template: its template fixture_tickets/ticket.html is "
+                               "also shipped by plugin fixture_tickets"),
+])
+def test_a_second_plugin_claiming_a_taken_route_or_template_is_refused_naming_both(plugin_app, rival, message):
+    in_app(plugin_app, enable, "fixture_tickets")
+    with pytest.raises(Conflict, match=re.escape(message)):
+        in_app(plugin_app, enable, rival)
+    assert status(plugin_app, rival) == "disabled"
+    assert plugin_app.test_client().get("/fixture-tickets/ping").json["plugin"] == "fixture_tickets"
+
+
 def test_settings_are_validated_stored_and_read_by_hooks(plugin_app, api):
     in_app(plugin_app, enable, "fixture_tickets")
     assert in_app(plugin_app, update_settings, "fixture_tickets", {"first_response_hours": 9}) == {
