@@ -45,18 +45,31 @@ class AccordGroup(click.Group):
     _plugin_commands = None
 
     def plugin_commands(self):
-        """Commands of the plugins named in ``ACCORD_PLUGINS``, loaded once per process."""
+        """Commands of the plugins named in ``ACCORD_PLUGINS`` and of the installed ones,
+        loaded once per process; an installed plugin's commands run only where it is enabled,
+        inside an app context of the instance."""
         if self._plugin_commands is None:
-            modules = [m.strip() for m in os.environ.get("ACCORD_PLUGINS", "").split(",") if m.strip()]
+            from accord.core import discovery
+
             commands = {}
+            modules = [m.strip() for m in os.environ.get("ACCORD_PLUGINS", "").split(",") if m.strip()]
+            sources = []
             if modules:
                 from accord.core.app import plugin_manager_for
 
-                for result in plugin_manager_for(modules).hook.accord_cli_commands():
+                sources.append((None, plugin_manager_for(modules).hook.accord_cli_commands()))
+            installed = discovery.discover()
+            discovery.load(installed)
+            for name, plugin in sorted(installed.items()):
+                implementation = getattr(plugin.plugin, "accord_cli_commands", None)
+                if implementation is not None and not plugin.broken:
+                    sources.append((name, [implementation()]))
+            for owner, results in sources:
+                for result in results:
                     for command in result or ():
                         if command.name in commands or command.name in self.commands:
                             raise click.ClickException(f"two commands are named {command.name!r}")
-                        commands[command.name] = command
+                        commands[command.name] = _when_enabled(command, owner) if owner else command
             self._plugin_commands = commands
         return self._plugin_commands
 
@@ -76,6 +89,28 @@ class AccordGroup(click.Group):
             if os.environ.get("ACCORD_DEBUG"):
                 raise
             ctx.exit(1)
+
+
+def _when_enabled(command, plugin_name):
+    """Run an installed plugin's command only where the plugin is enabled, inside an app
+    context of the instance (so it can use ``accord.core`` as its hooks do)."""
+    import functools
+
+    callback = command.callback
+
+    @functools.wraps(callback)
+    def guarded(*args, **kwargs):
+        from accord.core.lifecycle import enabled_names
+
+        obj = click.get_current_context().find_object(Context)
+        with obj.app.app_context():
+            if plugin_name not in enabled_names():
+                raise click.ClickException(f"plugin {plugin_name} is not enabled here; "
+                                           f"run 'accord plugins enable {plugin_name}' first")
+            return callback(*args, **kwargs)
+
+    command.callback = guarded
+    return command
 
 
 def describe_error(exc):
@@ -455,7 +490,7 @@ def plugins_new(name, path):
     from accord.core.scaffold import scaffold_plugin
 
     folder = scaffold_plugin(name, path)
-    click.echo(f"Created {folder}. Next: cd {folder} && pip install -e . && pytest")
+    click.echo(f"Created {folder}. Next: cd {folder} && pip install -e '.[test]' && pytest")
 
 
 @main.command("import")

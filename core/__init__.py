@@ -5,7 +5,7 @@ promise; everything else may change.
 """
 
 from .app import create_app
-from .db import db
+from .db import IdType, JsonType, UTCDateTime, db
 from .descriptors import Choice, Field, RecordType, RecordTypeOptions, Relation, record_field
 from .errors import (
     AccordError, BadRequest, Conflict, Forbidden, NotFound, PreconditionFailed, RecordInvalid,
@@ -19,6 +19,6 @@ from .registry import current_accord, plugin_settings
 __all__ = [
     "create_app", "db", "hookimpl", "HOOK_CONTRACT_VERSION", "current_accord", "plugin_settings", "plugin_files",
     "Record", "Actor", "SYSTEM", "RecordType", "RecordTypeOptions", "Relation", "Field", "Choice",
-    "record_field", "RecordColumns", "live_indexes",
+    "record_field", "RecordColumns", "live_indexes", "IdType", "JsonType", "UTCDateTime",
     "AccordError", "BadRequest", "Conflict", "Forbidden", "NotFound", "PreconditionFailed", "RecordInvalid",
 ]

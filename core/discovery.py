@@ -65,10 +65,21 @@ def discover():
         except (ManifestError, ImportError, ValueError) as exc:
             installed.mark_broken(str(exc))
             continue
+        dist_version = entry_point.dist.version if entry_point.dist else None
+        if dist_version and _differs(dist_version, installed.manifest.version):
+            installed.warnings.append(f"plugin.toml says version {installed.manifest.version} but the "
+                                      f"{distribution} distribution is {dist_version}; keep them equal")
         problem = compatibility_problem(installed.manifest) or default_problem(installed.manifest)
         if problem:
             installed.mark_broken(problem)
     return found
+
+
+def _differs(dist_version, manifest_version):
+    try:
+        return Version(dist_version) != manifest_version
+    except ValueError:
+        return True
 
 
 def compatibility_problem(manifest, core_version=__version__, contract=None):

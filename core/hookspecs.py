@@ -2,8 +2,8 @@
 
 Hook names carry the ``accord_`` prefix. An implementation may accept any subset of a
 hook's arguments, so arguments can be added later without breaking anyone; a hook is
-never renamed, only added and deprecated. Registration hooks run once when an app is
-created; event hooks run on every write, through the one service layer
+never renamed, only added and deprecated. Registration hooks run when a process builds the
+set of plugins active for it; event hooks run on every write, through the one service layer
 (:mod:`accord.core.records`), whichever path the write came by (API, UI, import, CLI).
 """
 
@@ -23,14 +23,16 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
-# Registration hooks: called once at start-up; results of all implementations are collected.
+# Registration hooks: results of all implementations are collected each time a process builds
+# the set of plugins active for it (at start, and again after a plugin is switched on or off
+# anywhere), so they must be quick and have no side effects.
 
 
 @hookspec
 def accord_record_types(app):
     """Declare record types.
 
-    Called once when the app is created. Return a list of SQLAlchemy models that carry
+    Called when a process builds its set of active plugins. Return a list of SQLAlchemy models that carry
     ``__accord__`` options, or of :class:`accord.core.descriptors.RecordType` objects.
     A key or plural already declared by another plugin is an error naming both.
 
@@ -42,7 +44,7 @@ def accord_record_types(app):
 def accord_pipelines(app):
     """Declare pipelines and their stages.
 
-    Called once at start-up. Return a list of dicts::
+    Called when a process builds its set of active plugins. Return a list of dicts::
 
         {"key": "sales", "record_type": "deal", "label": "Sales", "default": True,
          "stages": [{"key": "lead", "label": "Lead", "probability": 10,
@@ -69,7 +71,9 @@ def accord_permissions(app):
 def accord_blueprints(app):
     """Return Flask blueprints to register on the app (API extras, UI pages).
 
-    Called once at start-up; blueprint names must be unique across plugins.
+    Called once per process at start, for every installed plugin whether enabled or not
+    (routes of a plugin that is switched off answer 404); blueprint names must be unique
+    across plugins.
 
     :param app: the Flask application.
     """

@@ -62,6 +62,7 @@ def enable(name, by="cli"):
             connection = session.connection()
             for plugin_name in plan:
                 manifest = accord.installed[plugin_name].manifest
+                _check_revision_ids(manifest, connection)
                 before = _schema(connection)
                 upgrade_plugin(manifest, connection)
                 _own_schema_changes(session, plugin_name, before, _schema(connection))
@@ -84,6 +85,14 @@ def enable(name, by="cli"):
     for plugin_name in plan:
         plugin_files(plugin_name).mkdir(parents=True, exist_ok=True)
     return plan
+
+
+def _check_revision_ids(manifest, connection):
+    """Alembic keeps revision ids in a 32-character column; say so before PostgreSQL does."""
+    for script in plugin_revisions(manifest, connection)[1]:
+        if len(script.revision) > 32:
+            raise Conflict(f"cannot enable {manifest.name}: its migration revision id {script.revision!r} is longer "
+                           f"than 32 characters; shorten it in {Path(script.path).name}")
 
 
 def check_clashes(plan, enabled):
@@ -283,6 +292,7 @@ def upgrade(name, by="cli"):
         raise Conflict(f"plugin {name!r} is not enabled; enable it (which runs its migrations) instead")
     with write_unit() as session:
         connection = session.connection()
+        _check_revision_ids(manifest, connection)
         _, pending = plugin_revisions(manifest, connection)
         before = _schema(connection)
         upgrade_plugin(manifest, connection)

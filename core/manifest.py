@@ -39,6 +39,7 @@ from packaging.version import InvalidVersion, Version
 
 MANIFEST_FILE = "plugin.toml"
 PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+RESERVED_NAMES = {"accord", "core", "api", "web", "admin", "static", "plugins", "themes", "verticals"}
 SETTING_KINDS = ("text", "long_text", "integer", "decimal", "boolean", "choice", "multi_choice",
                  "email", "url", "date")
 TOP_KEYS = {"name", "version", "title", "summary", "accord", "hook_contract", "requires", "permissions",
@@ -132,6 +133,8 @@ def parse_manifest(data, path, expected_name=None):
     name = data["name"]
     if not PLUGIN_NAME.match(name):
         fail("name", "lower-case letters, digits and underscores, starting with a letter (at most 40)")
+    if name in RESERVED_NAMES:
+        fail("name", f"{name!r} is reserved by Accord; choose another name")
     if expected_name is not None and name != expected_name:
         fail("name", f"is {name!r} but the entry point is named {expected_name!r}")
     try:

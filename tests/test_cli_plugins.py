@@ -110,3 +110,11 @@ def test_db_upgrade_names_an_enabled_plugin_it_cannot_upgrade(installed_plugins,
     run = accord("db", "upgrade")
     assert run.exit_code == 0, run
     assert "Skipped enabled plugin fixture_broken: failed to import fixture_broken" in run.stderr
+
+
+def test_an_installed_plugins_commands_run_only_where_it_is_enabled(installed_plugins, accord):  # noqa: F811
+    assert "tickets-count" in ok(accord("--help"))
+    refused(accord("tickets-count"), "plugin fixture_tickets is not enabled here; run 'accord plugins enable "
+                                     "fixture_tickets' first")
+    ok(accord("plugins", "enable", "fixture_tickets"))
+    assert ok(accord("tickets-count")) == "0\n"

@@ -4,6 +4,7 @@ settings, quarantine, clashes, upgrades and removal, each checked against the da
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from accord.core.db import db
@@ -297,3 +298,14 @@ def test_registrations_of_each_active_set_are_built_once(plugin_app, api):
     in_app(plugin_app, enable, "fixture_tickets")
     api.get("/tickets")
     assert accord.registrations(("fixture_tickets",)) is first
+
+
+def test_a_careless_release_is_warned_about_and_its_overlong_revision_refused(accord_app_factory, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "fixtures" / "mismatched"))
+    mismatched = accord_app_factory()
+    entry = in_app(mismatched, plugin_report, "fixture_mismatch")[0]
+    assert entry["warnings"] == ["plugin.toml says version 1.0.0 but the accord-fixture-mismatch distribution is 2.0; "
+                                 "keep them equal"]
+    with pytest.raises(Conflict, match="revision id 'fixture_mismatch_a_revision_id_far_too_long' is longer than 32"):
+        in_app(mismatched, enable, "fixture_mismatch")
+    assert "fixture_mismatch_row" not in tables(mismatched)

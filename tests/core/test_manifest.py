@@ -27,6 +27,7 @@ def test_a_full_manifest_is_read_without_importing_the_plugin():
 @pytest.mark.parametrize("changes, message", [
     ({"colour": "red"}, "colour: unknown key"),
     ({"name": "Help Desk"}, "name: lower-case letters"),
+    ({"name": "api"}, "name: 'api' is reserved by Accord"),
     ({"version": "one"}, "version: 'one' is not a version number"),
     ({"accord": "bigger than 1"}, "accord: 'bigger than 1' is not a version specifier"),
     ({"requires": {"helpdesk": ""}}, "requires.helpdesk: a plugin cannot require itself"),
