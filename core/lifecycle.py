@@ -449,7 +449,8 @@ def _remove_value(session, table, field_name):
 
 def export_data(name, owned, export_to=None):
     """Write everything ``name`` owns to a new folder: each table as JSON lines, each of its
-    custom fields as ``{"id", "value"}`` lines, and its settings; returns the folder."""
+    custom fields as ``{"id", "value"}`` lines, the stage history of its record types, and
+    its settings; returns the folder."""
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     base = Path(export_to) if export_to else Path(current_accord().app.instance_path) / "exports"
     folder = base / f"{name}-{stamp}"
@@ -460,6 +461,12 @@ def export_data(name, owned, export_to=None):
         "plugin": name, "exported_at": stamp, "installed_version": state.installed_version if state else None,
         "settings": state.settings if state else {}, "owned": [f"{k} {n}" for k, n in owned],
     }, indent=2))
+    types = [n for kind, n in owned if kind == "record_type"]
+    if types:
+        rows = db.session.execute(select(StageHistory).where(StageHistory.record_type.in_(types))
+                                  .order_by(StageHistory.id)).scalars()
+        _write_lines(folder / "stage_history.jsonl", ({c.name: getattr(row, c.name) for c in StageHistory.__table__.columns}
+                                                       for row in rows))
     for kind, object_name in owned:
         if kind == "table":
             rows = connection.execute(text(f'SELECT * FROM "{object_name}"')).mappings()

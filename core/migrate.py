@@ -9,11 +9,6 @@ plugin's migrations can run, be previewed or be undone alone.
 import io
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-
 from .db import db
 from .pipelines import sync_pipelines
 from .registry import bump_generation, current_accord
@@ -22,7 +17,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def alembic_config(connection=None, manifest=None):
-    """Alembic settings for the core, or for the plugin whose ``manifest`` is given."""
+    """Alembic settings for the core, or for the plugin whose ``manifest`` is given.
+    (Alembic is imported here and below, not at the top: web workers never need it.)"""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
@@ -42,6 +40,8 @@ def upgrade(app):
     """Run pending core migrations, add declared pipelines that are missing, then bring every
     enabled plugin up to date (each plugin in its own transaction); returns ``{plugin: why
     it was skipped}`` for enabled plugins that are broken or no longer installed."""
+    from alembic import command
+
     with app.app_context():
         with db.engine.begin() as connection:
             command.upgrade(alembic_config(connection), "heads")
@@ -55,12 +55,17 @@ def upgrade(app):
 
 
 def current_revision(app):
+    from alembic.runtime.migration import MigrationContext
+
     with app.app_context(), db.engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def plugin_revisions(manifest, connection):
     """``(current revision or None, [pending revision scripts, oldest first])`` of a plugin."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     if manifest.migrations is None:
         return None, []
     script = ScriptDirectory.from_config(alembic_config(manifest=manifest))
@@ -72,18 +77,24 @@ def plugin_revisions(manifest, connection):
 
 def upgrade_plugin(manifest, connection):
     """Run a plugin's pending migrations on ``connection`` (inside the caller's transaction)."""
+    from alembic import command
+
     if manifest.migrations is not None:
         command.upgrade(alembic_config(connection, manifest), "heads")
 
 
 def downgrade_plugin(manifest, connection):
     """Undo every migration of a plugin (its tables go); only for ``uninstall --purge``."""
+    from alembic import command
+
     if manifest.migrations is not None:
         command.downgrade(alembic_config(connection, manifest), "base")
 
 
 def upgrade_sql(manifest, url, current):
     """The SQL a plugin's pending migrations would run, without running it."""
+    from alembic import command
+
     config = alembic_config(manifest=manifest)
     config.attributes["url"] = url
     buffer = io.StringIO()

@@ -395,7 +395,11 @@ class RecordService:
             raise RecordInvalid({"stage": reasons})
         stage = pipeline.stage(to_stage)
         if "closed_at" in rt.fields:
-            record["closed_at"] = utcnow() if stage.outcome != "open" else None
+            previous = pipeline.stage(from_stage) if from_stage is not None else None
+            if stage.outcome == "open":
+                record["closed_at"] = None
+            elif previous is None or previous.outcome == "open":
+                record["closed_at"] = utcnow()
         return (pipeline, from_stage, to_stage)
 
     def _call_stage_guards(self, record, pipeline, from_stage, to_stage, actor):

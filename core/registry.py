@@ -100,6 +100,10 @@ def build_schema(record_type):
     return Schema.from_dict(declared, name=f"{record_type.key.title()}Write")()
 
 
+KEPT_PLUGIN_SETS = 8
+"""How many sets of active plugins a process keeps the registrations of (the newest)."""
+
+
 class PluginStartupFailed(RuntimeError):
     """A plugin's registration hook raised; the plugin is quarantined, the app goes on."""
 
@@ -216,7 +220,7 @@ class Accord:
         self.installed = installed
         self.blueprint_owners = {}
         self._registrations = {}
-        self._registrations_lock = threading.Lock()
+        self._registrations_lock = threading.RLock()
         self._catalog = None
         self._catalog_lock = threading.Lock()
 
@@ -248,6 +252,8 @@ class Accord:
             if built is None:
                 built = self._build(active)
                 self._registrations[active] = built
+                while len(self._registrations) > KEPT_PLUGIN_SETS:
+                    self._registrations.pop(next(iter(self._registrations)))
         return built
 
     def _build(self, active):
@@ -301,7 +307,7 @@ class Accord:
             return cached
         generation = g.pop("accord_generation", None)
         if generation is None:
-            generation = db.session.execute(select(current_generation())).scalar_one_or_none() or 0
+            generation = db.session.connection().execute(GENERATION).scalar_one_or_none() or 0
         catalog = self._catalog
         if catalog is None or catalog.generation != generation:
             with self._catalog_lock:
@@ -368,6 +374,10 @@ def custom_field_descriptor(row):
         default=row.default, pii=row.pii, indexed=row.indexed, searchable=row.searchable,
         help=row.help, reference=row.reference, custom=True, origin=row.origin,
     )
+
+
+GENERATION = select(SchemaGeneration.value).where(SchemaGeneration.id == 1)
+"""The schema generation on its own, for a request whose first query did not carry it."""
 
 
 def current_generation():

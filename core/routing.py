@@ -9,7 +9,7 @@ serves it. Requests to core routes skip all of this.
 """
 
 from flask import Flask, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map
 
 from .registry import current_accord
@@ -28,6 +28,8 @@ def _route_for_active_plugins(app):
     if not accord.blueprint_owners:
         return
     rule = request.url_rule
+    if rule is None and isinstance(request.routing_exception, NotFound):
+        return  # the active plugins' routes are a subset of all routes: nothing can match
     if rule is not None and _owner(accord, rule) is None:
         return
     url_map = _active_map(app, accord.catalog().registrations)

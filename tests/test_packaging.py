@@ -31,6 +31,10 @@ REQUIRED = (
     "accord/core/migrations/versions/0001_core_tables.py",
     "accord/core/migrations/versions/0002_plugin_state.py",
     "accord/plugins/__init__.py",
+    "accord/plugins/servicedesk/__init__.py",
+    "accord/plugins/servicedesk/plugin.toml",
+    "accord/plugins/servicedesk/migrations/0001_servicedesk_ticket.py",
+    "accord/plugins/servicedesk/templates/servicedesk/ticket_sla.html",
 )
 LEFTOVERS = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", "*.pyc", ".ruff_cache",
                                    ".pytest_cache", ".benchmarks", ".venv")
@@ -96,6 +100,7 @@ def test_wheel_declares_the_command_and_the_pytest_plugin(built):
             current[name.strip()] = target.strip()
     assert sections.get("console_scripts", {}).get("accord") == "accord.cli:main", sections
     assert sections.get("pytest11", {}).get("accord") == "accord.testing", sections
+    assert sections.get("accord.plugins", {}).get("servicedesk") == "accord.plugins.servicedesk", sections
 
 
 def test_installed_wheel_imports_from_its_own_site_packages(built):

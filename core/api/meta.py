@@ -106,7 +106,7 @@ def global_search():
     unknown = [t for t in types if catalog.type(t) is None]
     if unknown:
         raise BadRequest("Unknown record type.", {"type": [f"No record type {unknown[0]!r}."]})
-    results = search_index.search(db.session, query, limit=limit, record_types=types or None)
+    results = search_index.search(db.session, query, limit=limit, record_types=types or list(catalog.types))
     for plugin_name, provider in catalog.registrations.search_providers:
         results.extend(provider(accord.app, query, limit))
     results.sort(key=lambda r: -r["score"])

@@ -225,7 +225,8 @@ def test_upgrade_dry_run_shows_pending_migrations_and_their_sql(plugin_app):
 
 def test_uninstall_purge_exports_then_drops_only_what_the_plugin_owns(plugin_app, api, tmp_path):
     in_app(plugin_app, enable, "fixture_tickets")
-    api.post("/tickets", json={"subject": "Exported"})
+    ticket = api.post("/tickets", json={"subject": "Exported"}).json
+    assert api.patch(f"/tickets/{ticket['id']}", json={"stage": "open"}).status_code == 200
     contact = api.post("/contacts", json={"last_name": "Core", "support_tier": "gold"}).json
     report = in_app(plugin_app, uninstall, "fixture_tickets", "purge", str(tmp_path / "exports"))
     assert "fixture_ticket" not in tables(plugin_app)
@@ -234,6 +235,8 @@ def test_uninstall_purge_exports_then_drops_only_what_the_plugin_owns(plugin_app
                 open(f"{report['export']}/fixture_ticket.jsonl", encoding="utf-8")]
     assert [row["subject"] for row in exported] == ["Exported"]
     assert "gold" in open(f"{report['export']}/field.contact.support_tier.jsonl", encoding="utf-8").read()
+    moves = [json.loads(line) for line in open(f"{report['export']}/stage_history.jsonl", encoding="utf-8")]
+    assert [(m["from_stage"], m["to_stage"]) for m in moves] == [(None, "new"), ("new", "open")]
     stored = api.get(f"/contacts/{contact['id']}").json
     assert stored["last_name"] == "Core" and "support_tier" not in stored
     with plugin_app.app_context():
