@@ -184,12 +184,15 @@ _ASCII = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "ß": "ss", "ł": "l",
 
 
 def prepare_demo(app, progress=lambda text: None):
-    """Bring the instance up to date, make sure the demo administrator exists, seed sample
-    data on a database without contacts, and return ``{"email", "password", "token"}``
-    with a new API token (an instance that already has contacts is never reseeded)."""
+    """Bring the instance up to date, switch on the built-in plugins, make sure the demo
+    administrator exists, seed sample data on a database without contacts, and return
+    ``{"email", "password", "token"}`` with a new API token (an instance that already has
+    contacts is never reseeded)."""
     progress("Preparing the database...")
     upgrade(app)
     with app.app_context():
+        for name in _enable_built_in_plugins():
+            progress(f"Enabled the built-in plugin {name}.")
         admin, _ = ensure_admin(DEMO_EMAIL, DEMO_PASSWORD, name="Demo Administrator")
         if _holds_contacts():
             progress("The instance already has contacts; keeping its data.")
@@ -199,6 +202,18 @@ def prepare_demo(app, progress=lambda text: None):
             progress(f"Sample data ready in {time.monotonic() - started:.1f} s.")
         token = create_token(admin, name="demo")
     return {"email": admin.email, "password": DEMO_PASSWORD, "token": token}
+
+
+def _enable_built_in_plugins():
+    """Switch on the healthy plugins shipped with accord-crm itself, so the demo shows them."""
+    from .lifecycle import enable
+
+    accord = current_accord()
+    enabled = []
+    for name, plugin in sorted(accord.loaded.items()):
+        if plugin.distribution == "accord-crm":
+            enabled += enable(name, by="demo")
+    return enabled
 
 
 def _holds_contacts():

@@ -117,12 +117,16 @@ def test_demo_data_is_realistic_and_written_through_the_service_layer(app):
 def test_second_run_only_issues_a_token_and_search_finds_a_seeded_contact(app):
     from accord.core.models import Contact
 
-    first = _prepare(app)
+    opening = []
+    first = _prepare(app, opening)
+    assert "Enabled the built-in plugin servicedesk." in opening
+    assert ApiClient(app, first["token"]).get("/tickets").status_code == 200
     before = _counts(app)
     lines = []
     second = _prepare(app, lines)
     assert _counts(app) == before, "nothing is seeded twice"
     assert any("keeping its data" in line for line in lines), lines
+    assert not any("Enabled the built-in plugin" in line for line in lines), lines
     assert second["token"] != first["token"]
 
     contact = _rows(app, select(Contact.id, Contact.first_name, Contact.last_name).order_by(Contact.id)
