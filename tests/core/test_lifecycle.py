@@ -312,3 +312,18 @@ def test_a_careless_release_is_warned_about_and_its_overlong_revision_refused(ac
     with pytest.raises(Conflict, match="revision id 'fixture_mismatch_a_revision_id_far_too_long' is longer than 32"):
         in_app(mismatched, enable, "fixture_mismatch")
     assert "fixture_mismatch_row" not in tables(mismatched)
+
+
+def test_a_failing_upgrade_rolls_back_and_leaves_the_plugin_as_it_was(plugin_app):
+    from accord.core.lifecycle import upgrade
+
+    with plugin_app.app_context():
+        db.session.add(PluginState(name="fixture_bad_migration", enabled=True, installed_version="0.9.0", settings={}))
+        db.session.commit()
+    before = tables(plugin_app)
+    with pytest.raises(Exception, match="no_such_table|does not exist"):
+        in_app(plugin_app, upgrade, "fixture_bad_migration")
+    assert tables(plugin_app) == before
+    with plugin_app.app_context():
+        assert db.session.get(PluginState, "fixture_bad_migration").installed_version == "0.9.0"
+        assert db.session.execute(select(PluginObject)).all() == []
