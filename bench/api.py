@@ -28,7 +28,6 @@ import gc
 import json
 import math
 import os
-import platform
 import random
 import shlex
 import shutil
@@ -41,6 +40,9 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlencode
+
+from common import (dispose, engine_name, ensure_postgres_database, git_commit, interleaved, make_app, print_checks,
+                    print_outcome, refuse_test_database, reset_database, run_environment, safe_url, sqlite_path)
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -312,94 +314,6 @@ DEAL_COLUMNS = set()  # filled with the deal table's columns before loading
 # ---------------------------------------------------------------------------------------
 # Databases
 # ---------------------------------------------------------------------------------------
-
-
-def engine_name(url):
-    return "postgresql" if url.startswith("postgresql") else "sqlite"
-
-
-def safe_url(url):
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def sqlite_path(url):
-    from sqlalchemy.engine import make_url
-
-    return Path(make_url(url).database)
-
-
-def reset_database(url):
-    """An empty database at ``url`` (schema dropped on PostgreSQL, file removed on SQLite)."""
-    from sqlalchemy import create_engine, text
-
-    if engine_name(url) == "sqlite":
-        path = sqlite_path(url)
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            candidate = Path(str(path) + suffix)
-            if candidate.exists():
-                candidate.unlink()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
-def ensure_postgres_database(url):
-    """Create the database of ``url`` if it is missing (connects to the ``postgres`` database)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}).first()
-            if not found:
-                conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    finally:
-        admin.dispose()
-
-
-def make_app(url, instance, durable=True):
-    """An app on ``url`` with the product's default settings; ``durable=False`` turns off the
-    flush to disk at commit (SQLite ``synchronous=OFF``, PostgreSQL ``synchronous_commit=off``)
-    to see the create overhead without the disk's share."""
-    from accord.core import create_app
-
-    instance.mkdir(parents=True, exist_ok=True)
-    config = {"INSTANCE_PATH": str(instance), "DATABASE_URL": url}
-    if not durable and engine_name(url) == "sqlite":
-        config["SQLITE_SYNCHRONOUS"] = "OFF"
-    app = create_app(config)
-    if not durable and engine_name(url) == "postgresql":
-        from sqlalchemy import event
-
-        from accord.core.db import db
-
-        with app.app_context():
-            engine = db.engine
-            engine.dispose()
-
-        @event.listens_for(engine, "connect")
-        def _no_flush(dbapi_connection, record):
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute("SET synchronous_commit = off")
-            dbapi_connection.commit()
-
-    return app
-
-
-def dispose(app):
-    from accord.core.db import db
-
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def prepare_schema(app):
@@ -712,24 +626,6 @@ def summary(samples):
     return out
 
 
-def interleaved(functions, n, warmup):
-    """Time each of ``functions`` ``n`` times, alternating them so drift hits all alike."""
-    for _ in range(warmup):
-        for fn in functions:
-            fn()
-    timings = [[] for _ in functions]
-    cpu = [0.0 for _ in functions]
-    perf, process = time.perf_counter, time.process_time
-    for _ in range(n):
-        for slot, fn in enumerate(functions):
-            c = process()
-            t = perf()
-            fn()
-            timings[slot].append(perf() - t)
-            cpu[slot] += process() - c
-    return [Samples(t, c / n) for t, c in zip(timings, cpu)]
-
-
 MIN_SAMPLES = 10
 
 
@@ -743,14 +639,6 @@ def bounded_interleaved(functions, n, warmup, max_seconds):
         warmup = min(warmup, 3)
         n = max(MIN_SAMPLES, int(max_seconds / max(one_round, 1e-6)) - warmup)
     return interleaved(functions, n, warmup)
-
-
-class Samples(list):
-    """Wall-clock timings, plus the mean CPU time of this process per call."""
-
-    def __init__(self, timings, cpu_mean):
-        super().__init__(timings)
-        self.cpu_mean = cpu_mean
 
 
 class StatementLog:
@@ -1112,10 +1000,11 @@ def measure_plugin_discovery(app, setup, log):
 
     import pluggy
 
-    from accord.core import app as app_module
+    from accord.core import discovery
+    from accord.core.registry import Accord
 
-    calls = {"plugin_manager_for": 0, "PluginManager.register": 0, "entry_points": 0,
-             "collect_registrations": 0}
+    calls = {"discover": 0, "Accord.plugin_manager": 0, "PluginManager.register": 0, "entry_points": 0,
+             "Registrations built": 0}
     originals = {}
 
     def counting(owner, attr, key):
@@ -1128,12 +1017,11 @@ def measure_plugin_discovery(app, setup, log):
 
         setattr(owner, attr, wrapper)
 
-    from accord.core.registry import Accord
-
-    counting(app_module, "plugin_manager_for", "plugin_manager_for")
+    counting(discovery, "discover", "discover")
+    counting(Accord, "plugin_manager", "Accord.plugin_manager")
     counting(pluggy.PluginManager, "register", "PluginManager.register")
     counting(importlib.metadata, "entry_points", "entry_points")
-    counting(Accord, "collect_registrations", "collect_registrations")
+    counting(Accord, "_build", "Registrations built")
     try:
         client = Client(app, setup["token"])
         for _ in range(20):
@@ -1280,11 +1168,7 @@ def main(argv=None):
     url = _normalise_database_url(url)
     engine = engine_name(url)
     if engine == "postgresql" and not args.allow_any_database:
-        test_url = os.environ.get("ACCORD_TEST_DATABASE_URL")
-        name = make_url(url).database
-        if name == "test" or (test_url and make_url(_normalise_database_url(test_url)).database == name):
-            sys.exit(f"refusing to drop the schema of the test database {name!r}; "
-                     "create one for the benchmark (createdb accord_bench) or pass --allow-any-database")
+        refuse_test_database(url)
     if engine == "postgresql":
         empty_url = make_url(url).set(database=make_url(url).database + "_empty").render_as_string(hide_password=False)
         instance = RESULTS / "instance-postgresql"
@@ -1293,27 +1177,14 @@ def main(argv=None):
         instance = sqlite_path(url).parent
     log(f"engine {engine}: {safe_url(url)}; {args.rows:,} rows; empty-database twin {safe_url(empty_url)}")
 
-    import sqlalchemy
-
-    import accord
-
     results = {
         "engine": engine, "database_url": safe_url(url), "rows": args.rows,
-        "reproduce": reproduce_command(args), "python": platform.python_version(),
-        "sqlalchemy": sqlalchemy.__version__, "accord": getattr(accord, "__version__", "?"),
-        "cpus": os.cpu_count(), "platform": platform.platform(),
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "reproduce": reproduce_command(args), **run_environment(),
         "schema_fingerprint": schema_fingerprint(url),
     }
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE.parent,
-                                capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":!bench"], cwd=HERE.parent,
-                               capture_output=True, text=True).stdout.strip()
-        results["git_commit"] = commit + ("+uncommitted changes" if dirty else "")
-    except OSError:
-        pass
+    commit = git_commit(["--", ".", ":!bench"])
+    if commit is not None:
+        results["git_commit"] = commit
 
     # 1. The empty-database twin: the create ratio "with none".
     log("create on an empty database ...")
@@ -1484,17 +1355,11 @@ def checks(results, engine):
 
 def print_summary(results, target):
     rows = results["checks"]
-    width = max(len(r["metric"]) for r in rows)
-    mwidth = max(len(r["measured"]) for r in rows)
-    twidth = max(len(r["target"]) for r in rows)
     print()
     print(f"Accord API benchmark: {results['engine']} ({results['database_url']}), {results['rows']:,} contacts "
           f"and deals, Python {results['python']}, SQLAlchemy {results['sqlalchemy']}, {results['cpus']} CPUs, "
           f"commit {results.get('git_commit', '?')}")
-    print(f"{'metric':<{width}}  {'measured':<{mwidth}}  {'target':<{twidth}}  result")
-    print(f"{'-' * width}  {'-' * mwidth}  {'-' * twidth}  ------")
-    for r in rows:
-        print(f"{r['metric']:<{width}}  {r['measured']:<{mwidth}}  {r['target']:<{twidth}}  {'PASS' if r['pass'] else 'FAIL'}")
+    print_checks(rows)
     reads = results["reads"]
     print()
     print("the database's share (the API's own SQL replayed on the raw driver, p50 / p95 ms):")
@@ -1516,10 +1381,7 @@ def print_summary(results, target):
     print("list query plan (first page): " + " | ".join(reads["list_first"]["plan"])[:400])
     print(f"load average at start {results['load_average_at_start']}, at end {results['load_average_at_end']} "
           f"(other work on the machine skews wall-clock figures; cpu_mean_ms in the JSON is this process's CPU)")
-    passed = sum(r["pass"] for r in rows)
-    shown = target.relative_to(HERE.parent) if target.is_relative_to(HERE.parent) else target
-    print(f"\n{passed} passed, {len(rows) - passed} failed  (figures: {shown})")
-    print(f"reproduce: {results['reproduce']}")
+    print_outcome(rows, target, results["reproduce"])
 
 
 if __name__ == "__main__":
