@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pluggy
 
-from . import defaults, discovery, hookspecs
+from . import defaults, discovery
 from .config import load_config
 from .db import configure_engine, db
 from .records import RecordService
-from .registry import Accord
+from .registry import Accord, hook_manager
 from .routing import AccordFlask
 
 log = logging.getLogger("accord")
@@ -43,8 +43,7 @@ def create_app(config=None):
 
     installed = discovery.discover() if settings["DISCOVER_PLUGINS"] else {}
     discovery.load(installed)
-    static = [(defaults.name, defaults)] + [(_plugin_name(p), p) for p in _imported(settings["PLUGINS"])]
-    accord = Accord(app, settings, static, installed)
+    accord = Accord(app, settings, _static_plugins(settings["PLUGINS"]), installed)
     app.extensions["accord"] = accord
     accord.registrations()
     _check_hooks(accord)
@@ -62,17 +61,14 @@ def create_app(config=None):
 def plugin_manager_for(plugins):
     """A plugin manager with the core's own implementations first, then ``plugins`` (modules,
     objects or import paths) in order; a misspelt hook name is refused here."""
-    plugin_manager = pluggy.PluginManager(hookspecs.PROJECT)
-    plugin_manager.add_hookspecs(hookspecs)
-    plugin_manager.register(defaults, name=defaults.name)
-    for plugin in _imported(plugins):
-        plugin_manager.register(plugin, name=_plugin_name(plugin))
-    plugin_manager.check_pending()
-    return plugin_manager
+    return hook_manager(_static_plugins(plugins))
 
 
-def _imported(plugins):
-    return [importlib.import_module(p) if isinstance(p, str) else p for p in plugins]
+def _static_plugins(plugins):
+    """``(name, plugin)`` of the core's own implementations, then of ``plugins`` (modules,
+    objects or import paths): always active, whatever the database says."""
+    imported = [importlib.import_module(p) if isinstance(p, str) else p for p in plugins]
+    return [(defaults.name, defaults), *((_plugin_name(p), p) for p in imported)]
 
 
 def _check_hooks(accord):

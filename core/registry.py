@@ -231,14 +231,7 @@ class Accord:
 
     def plugin_manager(self, active=()):
         """A plugin manager with the static plugins, then the ``active`` ones in order."""
-        plugin_manager = pluggy.PluginManager(hookspecs.PROJECT)
-        plugin_manager.add_hookspecs(hookspecs)
-        for name, plugin in self.static_plugins:
-            plugin_manager.register(plugin, name=name)
-        for name in active:
-            plugin_manager.register(self.installed[name].plugin, name=name)
-        plugin_manager.check_pending()
-        return plugin_manager
+        return hook_manager([*self.static_plugins, *((name, self.installed[name].plugin) for name in active)])
 
     def registrations(self, active=()):
         """What the static plugins and ``active`` (ordered names) registered; an active plugin
@@ -361,6 +354,17 @@ class Accord:
         generation it may have been built from."""
         g.pop("accord_catalog", None)
         self._catalog = None
+
+
+def hook_manager(named_plugins):
+    """A pluggy manager over the hook contract with ``(name, plugin)`` registered in order;
+    a misspelt hook name or an unknown argument is refused here."""
+    plugin_manager = pluggy.PluginManager(hookspecs.PROJECT)
+    plugin_manager.add_hookspecs(hookspecs)
+    for name, plugin in named_plugins:
+        plugin_manager.register(plugin, name=name)
+    plugin_manager.check_pending()
+    return plugin_manager
 
 
 def _argnames(function):
