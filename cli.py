@@ -493,6 +493,69 @@ def plugins_new(name, path):
     click.echo(f"Created {folder}. Next: cd {folder} && pip install -e '.[test]' && pytest")
 
 
+@main.group()
+def themes():
+    """Themes: list them, choose the active one, find the file that serves a template."""
+
+
+@themes.command("list")
+@pass_context
+def themes_list(obj):
+    """Installed themes with their source, the active one marked; broken ones with their problem."""
+    from accord.core.registry import current_accord
+    from accord.core.themes import active_theme_name
+    from accord.core.web.rendering import current_theme
+
+    with obj.app.app_context():
+        accord = current_accord()
+        active = current_theme()
+        chosen = active_theme_name(accord.catalog().instance_settings)
+    for theme in accord.themes.values():
+        click.echo(f"{theme.name:16} {theme.source:24} {theme.title:24} {'active' if theme.name == active else ''}".rstrip())
+    for name, problem in sorted(accord.theme_problems.items()):
+        click.echo(f"{name:16} broken: {problem}")
+    if chosen != active:
+        click.echo(f"warning: the chosen theme {chosen!r} is not installed, so {active} is used", err=True)
+
+
+@themes.command("use")
+@click.argument("name")
+@pass_context
+def themes_use(obj, name):
+    """Make theme NAME the active one; every worker uses it from its next request."""
+    from accord.core.records import write_unit
+    from accord.core.registry import current_accord
+    from accord.core.themes import use_theme
+
+    with obj.app.app_context():
+        accord = current_accord()
+        if name in accord.theme_problems and name not in accord.themes:
+            raise click.ClickException(f"theme {name!r} cannot be used: {accord.theme_problems[name]}")
+        with write_unit() as session:
+            use_theme(session, accord.themes, name)
+    click.echo(f"Theme {name} is active.")
+
+
+@themes.command("which")
+@click.argument("template")
+@click.option("--theme", "theme_name", default=None, help="Ask about this theme instead of the active one.")
+@pass_context
+def themes_which(obj, template, theme_name):
+    """Print the file that serves TEMPLATE (e.g. base.html) under the active theme."""
+    from accord.core.registry import current_accord
+    from accord.core.web.rendering import current_theme, which_template
+
+    with obj.app.app_context():
+        installed = current_accord().themes
+        theme_name = theme_name or current_theme()
+        if theme_name not in installed:
+            raise click.ClickException(f"there is no theme {theme_name!r}; installed: {', '.join(sorted(installed))}")
+        path = which_template(theme_name, template)
+    if path is None:
+        raise click.ClickException(f"{template}: not found in theme {theme_name}, the plugins or the core")
+    click.echo(path)
+
+
 @main.command("import")
 @click.argument("record_type")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))

@@ -2,6 +2,7 @@
 
 import importlib
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import pluggy
@@ -12,6 +13,7 @@ from .db import configure_engine, db
 from .records import RecordService
 from .registry import Accord, hook_manager
 from .routing import AccordFlask
+from .themes import discover_themes
 
 log = logging.getLogger("accord")
 
@@ -35,6 +37,10 @@ def create_app(config=None):
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings["DATABASE_URL"]),
         MAX_CONTENT_LENGTH=settings["MAX_BODY_BYTES"],
         JSON_SORT_KEYS=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="accord_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         ACCORD=settings,
     )
     db.init_app(app)
@@ -49,11 +55,13 @@ def create_app(config=None):
     _check_hooks(accord)
     accord.records = RecordService(app)
 
+    accord.themes, accord.theme_problems = discover_themes()
+
     from .api import api
-    from .web import web
+    from .web import init_web
 
     app.register_blueprint(api)
-    app.register_blueprint(web)
+    init_web(app)
     accord.register_blueprints()
     return app
 

@@ -79,12 +79,7 @@ def remove_field(record_type_key, name, purge=False):
     """Remove a custom field; its data is kept (hidden) unless ``purge``. Purging a field
     removed earlier erases the data it left behind."""
     accord = current_accord()
-    rt = accord.catalog().type(record_type_key)
-    if rt is None:
-        raise NotFound(f"There is no record type {record_type_key!r}.")
-    f = rt.fields.get(name)
-    if f is not None and not f.custom:
-        raise RecordInvalid({"name": [f"{name!r} is a built-in field of {rt.label} and cannot be removed."]})
+    rt, f = _custom_field(accord, record_type_key, name, "removed")
     with write_unit() as session:
         row = session.execute(
             select(CustomField).where(CustomField.record_type == rt.key, CustomField.name == name)
@@ -99,6 +94,87 @@ def remove_field(record_type_key, name, purge=False):
             row.removed_at = utcnow()
         bump_generation(session)
     accord.forget_catalog()
+
+
+EDITABLE_KEYS = ("label", "help", "required", "choices")
+
+
+def update_field(record_type_key, name, changes, actor):
+    """Change what can change of a custom field without touching stored values: its label,
+    help, whether it is required (checked on new records and on edits that send it), and
+    its choices (add, relabel, reorder). Refuses with :class:`RecordInvalid`, changing
+    nothing, to drop a choice that records still hold, naming how many do; returns the
+    updated :class:`Field`.
+    """
+    accord = current_accord()
+    rt, f = _custom_field(accord, record_type_key, name, "edited")
+    if f is None:
+        raise NotFound(f"{rt.label} has no custom field {name!r}.")
+    if not isinstance(changes, dict):
+        raise RecordInvalid({"_schema": ["Expected a JSON object."]})
+    errors = {key: [f"Cannot be changed (editable: {', '.join(EDITABLE_KEYS)})."] for key in changes
+              if key not in EDITABLE_KEYS}
+    label = changes.get("label", f.label)
+    if not isinstance(label, str) or not label.strip() or len(label) > 120:
+        errors["label"] = ["Must be text of 1 to 120 characters."]
+    help_text = changes.get("help", f.help)
+    if not isinstance(help_text, str):
+        errors["help"] = ["Must be text."]
+    required = changes.get("required", f.required)
+    if not isinstance(required, bool):
+        errors["required"] = ["Must be true or false."]
+    choices = f.choices
+    if "choices" in changes:
+        if f.kind not in CHOICE_KINDS:
+            errors["choices"] = ["Only choice and multi_choice fields have choices."]
+        else:
+            choices, choice_error = _parse_choices(changes["choices"])
+            if choice_error:
+                errors["choices"] = [choice_error]
+    if errors:
+        raise RecordInvalid(errors)
+    with write_unit() as session:
+        row = session.execute(select(CustomField).where(
+            CustomField.record_type == rt.key, CustomField.name == name, CustomField.removed_at.is_(None))
+        ).scalar_one()
+        dropped = [key for key in f.choice_keys if key not in {c.key for c in choices}]
+        in_use = [(key, _records_holding(session, rt, f, key)) for key in dropped]
+        in_use = [f"{key!r} is held by {count} record{'s' if count != 1 else ''} (trash included); "
+                  f"change {'it' if count == 1 else 'them'} first" for key, count in in_use if count]
+        if in_use:
+            raise RecordInvalid({"choices": [f"Cannot remove choice {reason}." for reason in in_use]})
+        row.label = label.strip()
+        row.help = help_text
+        row.required = required
+        if f.kind in CHOICE_KINDS:
+            row.choices = [{"key": c.key, "label": c.label} for c in choices]
+        bump_generation(session)
+    accord.forget_catalog()
+    return accord.catalog().type(rt.key).fields[name]
+
+
+def _records_holding(session, rt, f, key):
+    """How many records of ``rt`` (trashed ones too) hold choice ``key`` in field ``f``."""
+    table = rt.table.name
+    if session.get_bind().dialect.name == "postgresql":
+        condition = (f"custom -> '{f.name}' @> to_jsonb(CAST(:key AS text))" if f.kind == "multi_choice"
+                     else f"custom ->> '{f.name}' = :key")
+    elif f.kind == "multi_choice":
+        condition = f"EXISTS (SELECT 1 FROM json_each({table}.custom, '$.{f.name}') WHERE json_each.value = :key)"
+    else:
+        condition = f"json_extract(custom, '$.{f.name}') = :key"
+    return session.execute(text(f'SELECT COUNT(*) FROM "{table}" WHERE {condition}'), {"key": key}).scalar_one()
+
+
+def _custom_field(accord, record_type_key, name, verb):
+    """The type and its field ``name`` (``None`` when it has none), refusing a built-in one."""
+    rt = accord.catalog().type(record_type_key)
+    if rt is None:
+        raise NotFound(f"There is no record type {record_type_key!r}.")
+    f = rt.fields.get(name)
+    if f is not None and not f.custom:
+        raise RecordInvalid({"name": [f"{name!r} is a built-in field of {rt.label} and cannot be {verb}."]})
+    return rt, f
 
 
 def index_name(rt, name):

@@ -28,6 +28,14 @@ def accord_permissions(app):
 
 
 @hookimpl
+def accord_help_topics(app):
+    """The core's help: a topic for every core page and concept (:mod:`.help_topics`)."""
+    from .help_topics import TOPICS
+
+    return TOPICS
+
+
+@hookimpl
 def accord_record_validate(app, record_type, values, record, actor):
     """Activities point at a live record of a known type; deals carry a known currency code."""
     if record_type.key == "activity":

@@ -8,7 +8,7 @@ once) are applied to those sums here.
 """
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select, text
@@ -41,10 +41,16 @@ def forecast(catalog, pipeline_key=None, group_by=GROUPS, start=None, end=None):
                table.c.stage.in_([s.key for s in counted]))
         .group_by(table.c.stage, *keys)
     )
+    # Whole months are bounded on expected_close_month, which the covering index holds;
+    # a bound inside a month also checks the day.
     if start is not None:
-        stmt = stmt.where(table.c.expected_close_date >= start)
+        stmt = stmt.where(table.c.expected_close_month >= start.strftime("%Y-%m"))
+        if start.day != 1:
+            stmt = stmt.where(table.c.expected_close_date >= start)
     if end is not None:
-        stmt = stmt.where(table.c.expected_close_date <= end)
+        stmt = stmt.where(table.c.expected_close_month <= end.strftime("%Y-%m"))
+        if (end + timedelta(days=1)).day != 1:
+            stmt = stmt.where(table.c.expected_close_date <= end)
     stages = {s.key: s for s in counted}
     totals = defaultdict(lambda: {"open_deals": 0, "open_amount": Decimal(0), "weighted": Decimal(0),
                                   "won_deals": 0, "won_amount": Decimal(0)})

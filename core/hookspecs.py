@@ -107,8 +107,11 @@ def accord_dashboard_widgets(app):
 
 @hookspec
 def accord_help_topics(app):
-    """Return help topics: dicts with ``key``, ``title``, ``body`` (Markdown) and
-    ``pages`` (endpoint names or URL prefixes the topic is specific to).
+    """Return help topics: dicts with ``key``, ``title``, ``body`` (Markdown), ``pages``
+    (endpoint names or URL path prefixes the topic is specific to) and optionally ``group``
+    (the heading it is listed under on ``/help``; default: the plugin's title). The help
+    panel shows topics whose path prefix matches first (longest first), then those naming
+    the page's endpoint.
 
     :param app: the Flask application.
     """
@@ -127,7 +130,8 @@ def accord_jobs(app):
 def accord_search_providers(app):
     """Return extra global-search providers: callables ``provider(app, query, limit)``
     returning a list of ``{"type", "id", "title", "score"}`` dicts merged into the
-    results of ``GET /api/v1/search``.
+    results of ``GET /api/v1/search``; the web UI shows only results whose ``type`` is an
+    active record type and whose ``id`` is a whole number.
 
     :param app: the Flask application.
     """

@@ -153,6 +153,9 @@ class Deal(RecordColumns, db.Model):
         *live_indexes("deal", "name", "expected_close_date"),
         Index("ix_deal_live_stage", "pipeline", "stage", "id", postgresql_where=LIVE, sqlite_where=LIVE),
         # Covers the forecast, so it reads this narrow index instead of the wide rows.
+        Index("ix_deal_live_stage_updated", "pipeline", "stage", "updated_at", "id", postgresql_where=LIVE,
+              sqlite_where=LIVE),
+        Index("ix_deal_closed", "pipeline", "stage", "closed_at", postgresql_where=LIVE, sqlite_where=LIVE),
         Index("ix_deal_forecast", "pipeline", "stage", "expected_close_month", "owner_id", "territory_id",
               "currency", "amount", postgresql_where=LIVE, sqlite_where=LIVE),
     )
@@ -339,6 +342,28 @@ class PluginObject(db.Model):
     plugin = mapped_column(String(40), nullable=False, index=True)
     kind = mapped_column(String(20), nullable=False)
     name = mapped_column(String(200), nullable=False)
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class InstanceSetting(db.Model):
+    """A setting of this instance that every worker must agree on (the active theme)."""
+
+    __tablename__ = "instance_setting"
+    key = mapped_column(String(64), primary_key=True)
+    value = mapped_column(JsonType, nullable=True)
+    changed_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class SavedView(db.Model):
+    """A named list page (filters, sort, columns) a user keeps for a record type."""
+
+    __tablename__ = "saved_view"
+    __table_args__ = (UniqueConstraint("user_id", "record_type", "name"),)
+    id = mapped_column(Integer, primary_key=True)
+    user_id = mapped_column(IdType, ForeignKey("user.id", ondelete="CASCADE"), nullable=False)
+    record_type = mapped_column(String(64), nullable=False)
+    name = mapped_column(String(120), nullable=False)
+    query = mapped_column(Text, nullable=False)
     created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
 

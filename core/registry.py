@@ -25,6 +25,7 @@ from .descriptors import Choice, Field, RecordType, describe_model
 from .fields import MAX_ID, StrictInteger
 from .models import CustomField, PluginObject, PluginState, SchemaGeneration
 from .plugin_settings import settings_of
+from .themes import load_instance_settings
 from .pipelines import load_pipelines, validate_definition
 
 log = logging.getLogger("accord")
@@ -43,6 +44,7 @@ class Catalog:
     pipelines: dict
     registrations: object = None
     plugin_settings: dict = dc_field(default_factory=dict)
+    instance_settings: dict = dc_field(default_factory=dict)
     _memo: dict = dc_field(default_factory=dict)
     _lock: threading.Lock = dc_field(default_factory=threading.Lock)
 
@@ -333,7 +335,8 @@ class Accord:
         settings = {name: settings_of(self.installed[name].manifest, states[name].settings)
                     for name in registrations.active}
         return Catalog(generation=generation, types=types, pipelines=pipelines,
-                       registrations=registrations, plugin_settings=settings)
+                       registrations=registrations, plugin_settings=settings,
+                       instance_settings=load_instance_settings(db.session))
 
     def _fields_of_inactive_plugins(self, active):
         """Custom fields that only plugins now switched off declared: hidden, values kept."""

@@ -107,10 +107,13 @@ def _accord_error(exc):
     return json_response(exc.to_json(), exc.status, headers)
 
 
-@api.app_errorhandler(HTTPException)
+def is_api_request():
+    return request.path.startswith(api.url_prefix + "/") or request.path == api.url_prefix
+
+
+@api.errorhandler(HTTPException)
 def _http_error(exc):
-    if not request.path.startswith(api.url_prefix + "/") and request.path != api.url_prefix:
-        return exc
+    """An HTTP error as the API's JSON error body (the web UI answers pages instead)."""
     code = HTTP_CODES.get(exc.code, "http_error")
     message = exc.description or exc.name
     if exc.code == 413:

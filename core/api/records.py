@@ -150,12 +150,14 @@ def timeline(plural, record_id):
     activity = catalog.type("activity")
     args = request.args.copy()
     args.setdefault("sort", "-occurred_at")
-    rows, next_cursor = run_list(activity, args, search_ids=None, extra=[_regarding(catalog, rt, record_id)])
+    rows, next_cursor = run_list(activity, args, search_ids=None, extra=[regarding(catalog, rt, record_id)])
     data = [record_from_row(activity, row).to_json() for row in rows]
     return json_response({"data": data, "next_cursor": next_cursor})
 
 
-def _regarding(catalog, rt, record_id):
+def regarding(catalog, rt, record_id):
+    """The condition on activities that belong on a record's timeline: those about it and,
+    for an organization, those about its live contacts and deals (API and web UI alike)."""
     from sqlalchemy import and_, or_
 
     table = catalog.type("activity").table
