@@ -4,7 +4,6 @@ place for every page, so a custom field shows and edits like a built-in one."""
 from datetime import date, datetime
 from decimal import Decimal
 
-from markupsafe import Markup, escape
 
 MENU_TYPES = {"contact": 10, "organization": 20, "deal": 30, "activity": 40}
 """Core record types that get a menu entry, and their order; plugin types always get one."""
@@ -62,10 +61,6 @@ def input_type(field):
 
 def record_url(record_type, record_id):
     return f"/{record_type.plural}/{record_id}"
-
-
-def link(record_type, record_id, title):
-    return Markup(f'<a href="{escape(record_url(record_type, record_id))}">{escape(title)}</a>')
 
 
 FILTERS = {"show_value": lambda value, field: show(field, value)}
