@@ -25,6 +25,7 @@ from ..errors import (
 from ..registry import current_accord
 from . import forms, listing, present, record_view
 from .rendering import render
+from .records import type_at
 
 log = logging.getLogger("accord.web")
 
@@ -42,7 +43,7 @@ FORM_KEYS = ("csrf_token", "_version", "_shown")
 
 @bp.get("/<plural>/<int:record_id>", endpoint="detail")
 def detail(plural, record_id):
-    rt = _type_for(plural)
+    rt = type_at(plural)
     return _detail_page(rt, _record(rt, record_id))
 
 
@@ -67,7 +68,7 @@ def _detail_page(rt, record, log_form=None, log_errors=None):
 
 @bp.route("/<plural>/new", methods=["GET", "POST"], endpoint="new")
 def new(plural):
-    rt = _type_for(plural)
+    rt = type_at(plural)
     if request.method == "GET":
         return _form_page(rt, None, values=_starting_values(rt))
     data, errors = _posted(rt, None)
@@ -85,7 +86,7 @@ def new(plural):
 
 @bp.route("/<plural>/<int:record_id>/edit", methods=["GET", "POST"], endpoint="edit")
 def edit(plural, record_id):
-    rt = _type_for(plural)
+    rt = type_at(plural)
     record = _record(rt, record_id)
     if request.method == "GET":
         return _form_page(rt, record, values=record.values, version=record.version,
@@ -349,7 +350,7 @@ def _conflict_page(rt, record_id, data, baseline):
 @bp.route("/<plural>/<int:record_id>/delete", methods=["GET", "POST"], endpoint="delete")
 def delete(plural, record_id):
     """Ask first (a page, so it works without JavaScript), then move the record to the trash."""
-    rt = _type_for(plural)
+    rt = type_at(plural)
     record = _record(rt, record_id)
     url = present.record_url(rt, record.id)
     if request.method == "GET":
@@ -373,7 +374,7 @@ def delete(plural, record_id):
 @bp.post("/<plural>/<int:record_id>/activities", endpoint="log_activity")
 def log_activity(plural, record_id):
     """Log a call, email, meeting, task or note regarding this record."""
-    rt = _type_for(plural)
+    rt = type_at(plural)
     record = _record(rt, record_id)
     activity = current_accord().catalog().type("activity")
     if activity is None or not rt.timeline:
@@ -397,7 +398,7 @@ def log_activity(plural, record_id):
 @bp.post("/<plural>/<int:record_id>/activities/<int:activity_id>/done", endpoint="task_done")
 def task_done(plural, record_id, activity_id):
     """Mark a task on this record's timeline as done."""
-    rt = _type_for(plural)
+    rt = type_at(plural)
     back = present.record_url(rt, _record(rt, record_id).id) + "#timeline"
     try:
         task = current_accord().records.update("activity", activity_id, {"done": True}, g.accord_actor)
@@ -419,13 +420,6 @@ def _log_fields(activity):
 
 
 # Lookups --------------------------------------------------------------------------------
-
-
-def _type_for(plural):
-    rt = current_accord().catalog().type_for_plural(plural)
-    if rt is None:
-        abort(404, description=f"There are no records at /{plural}.")
-    return rt
 
 
 def _record(rt, record_id):

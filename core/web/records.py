@@ -47,7 +47,7 @@ class Refused(Exception):
 
 @bp.get("/<plural>", endpoint="list")
 def list_page(plural):
-    rt = _type_for(plural)
+    rt = type_at(plural)
     given = list(request.args.items(multi=True))
     args = _clean(given)
     if list(args.items(multi=True)) != given:  # the filter form's empty boxes: keep links short
@@ -57,7 +57,7 @@ def list_page(plural):
 
 @bp.get("/<plural>/trash", endpoint="trash")
 def trash_page(plural):
-    rt = _type_for(plural)
+    rt = type_at(plural)
     return _page(rt, _clean(request.args.items(multi=True)), trashed=True)
 
 
@@ -161,7 +161,7 @@ def _saved_views(rt):
 @bp.post("/<plural>/bulk", endpoint="bulk")
 def bulk(plural):
     """Trash, assign or restore the selected records in one write unit: all of them or none."""
-    rt = _type_for(plural)
+    rt = type_at(plural)
     action = request.form.get("action")
     if action not in ("trash", "assign", "restore"):
         abort(400, description="Choose what to do with the selected records.")
@@ -249,7 +249,7 @@ def _reasons(rt, exc):
 @bp.post("/<plural>/<int:record_id>/restore", endpoint="restore")
 def restore(plural, record_id):
     """Bring one record back from the trash."""
-    rt = _type_for(plural)
+    rt = type_at(plural)
     back = _url(f"/{rt.plural}/trash", _posted_query())
     try:
         record = current_accord().records.restore(rt.key, record_id, g.accord_actor)
@@ -268,7 +268,7 @@ def restore(plural, record_id):
 @bp.post("/<plural>/views", endpoint="save_view")
 def save_view(plural):
     """Keep the current filters and sort under a name, for this user only."""
-    rt = _type_for(plural)
+    rt = type_at(plural)
     args = MultiDict([(k, v) for k, v in _posted_query().items(multi=True) if k != "cursor"])
     name = request.form.get("name", "").strip()
     try:
@@ -299,7 +299,7 @@ def _check_view(rt, name, args):
 
 @bp.post("/<plural>/views/<int:view_id>/delete", endpoint="delete_view")
 def delete_view(plural, view_id):
-    rt = _type_for(plural)
+    rt = type_at(plural)
     with write_unit() as session:
         name = session.execute(
             delete(SavedView).where(SavedView.id == view_id, SavedView.user_id == g.accord_user.id,
@@ -314,7 +314,8 @@ def delete_view(plural, view_id):
 # Arguments and links --------------------------------------------------------------------
 
 
-def _type_for(plural):
+def type_at(plural):
+    """The record type whose pages live at ``/<plural>``; the 404 page otherwise."""
     rt = current_accord().catalog().type_for_plural(plural)
     if rt is None:
         abort(404, description=f"There is no list of records at /{plural}.")
