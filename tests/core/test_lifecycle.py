@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from api_helpers import in_app, tables
 from accord.core.db import db
 from accord.core.dependencies import DependencyError
 from accord.core.errors import Conflict, NotFound, RecordInvalid
@@ -15,7 +16,7 @@ from accord.core.models import CustomField, Pipeline, PluginObject, PluginState
 from accord.core.registry import current_accord
 from accord.testing import api_client, make_user
 from installed_helpers import installed_plugins  # noqa: F401  (fixture)
-from sqlalchemy import inspect, select, text
+from sqlalchemy import select, text
 
 
 @pytest.fixture
@@ -26,16 +27,6 @@ def plugin_app(installed_plugins, app):  # noqa: F811
 @pytest.fixture
 def api(plugin_app, admin):
     return api_client(plugin_app, admin)
-
-
-def in_app(app, function, *args, **kwargs):
-    with app.app_context():
-        return function(*args, **kwargs)
-
-
-def tables(app):
-    with app.app_context():
-        return set(inspect(db.engine).get_table_names())
 
 
 def status(app, name):

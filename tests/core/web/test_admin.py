@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from accord.testing import api_client, make_user
-from api_helpers import sql
+from api_helpers import sql, tables
 from installed_helpers import installed_plugins  # noqa: F401  (fixture)
 from web_helpers import PASSWORD, Browser, sign_in
 
@@ -57,14 +57,6 @@ def row(text, row_id):
 def tag(text, element_id):
     """The opening tag of the element with ``element_id``."""
     return re.search(rf'<[a-z]+\s[^>]*\bid="{re.escape(element_id)}"[^>]*>', text).group(0)
-
-
-def tables(app):
-    from accord.core.db import db
-    from sqlalchemy import inspect
-
-    with app.app_context():
-        return set(inspect(db.engine).get_table_names())
 
 
 def plugin_status(app, name):

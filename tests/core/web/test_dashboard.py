@@ -12,25 +12,13 @@ from html.parser import HTMLParser
 import pytest
 from accord.core import hookimpl
 from accord.testing import api_client, make_user
-from api_helpers import sql
+from api_helpers import create, sql
 from web_helpers import sign_in
-
-
-@pytest.fixture
-def seller(app, admin):
-    """A signed-in user (not the API's admin) and their browser."""
-    return sign_in(app, "seller@example.com", "Sam Seller", is_admin=False)
 
 
 @pytest.fixture
 def web(seller):
     return seller[1]
-
-
-def create(api, plural, **values):
-    response = api.post(f"/{plural}", json=values)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.json
 
 
 def patch(api, record, **values):

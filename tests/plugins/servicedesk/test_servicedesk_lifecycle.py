@@ -2,10 +2,11 @@
 outlives a switch-off, and that a purge takes its table and nothing of the core's."""
 
 import pytest
+from api_helpers import in_app, tables
 from accord.core.db import db
 from accord.core.lifecycle import disable, enable, plugin_report, uninstall
 from accord.core.models import Pipeline, PluginObject, PluginState, SearchEntry, StageHistory
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, select
 
 PLUGIN = "servicedesk"
 TABLE = "servicedesk_ticket"
@@ -14,16 +15,6 @@ TABLE = "servicedesk_ticket"
 @pytest.fixture
 def app(with_enabled_plugins):
     return with_enabled_plugins(PLUGIN)
-
-
-def in_app(app, function, *args, **kwargs):
-    with app.app_context():
-        return function(*args, **kwargs)
-
-
-def tables(app):
-    with app.app_context():
-        return set(inspect(db.engine).get_table_names())
 
 
 def scalar(app, statement):
