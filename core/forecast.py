@@ -1,10 +1,12 @@
 """The weighted forecast: open deal amounts times their stage probability, plus won
 amounts, grouped by expected close month, owner, territory and currency.
 
-The database sums deals per stage and group, streaming them in the order of the
-``ix_deal_forecast`` covering index, so neither engine reads the wide rows nor sorts a
-million of them; the stage probabilities (as stored now, so re-weighted stages count at
-once) are applied to those sums here.
+Grouped by month alone (or not at all) over whole months, the sums per stage come from
+the pipeline totals, a few rows whatever the number of deals. Grouped by owner or
+territory, or bounded inside a month, the database sums the deals themselves, streaming
+them in the order of the ``ix_deal_forecast`` covering index, so neither engine reads the
+wide rows nor sorts a million of them. The stage probabilities (as stored now, so
+re-weighted stages count at once) are applied to those sums here.
 """
 
 from collections import defaultdict
@@ -13,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select, text
 
+from . import pipeline_totals
 from .db import db
 from .errors import BadRequest
 
@@ -28,33 +31,15 @@ def forecast(catalog, pipeline_key=None, group_by=GROUPS, start=None, end=None):
     unknown = [g for g in group_by if g not in GROUPS]
     if unknown:
         raise BadRequest("Unknown grouping.", {"group_by": [f"Use any of: {', '.join(GROUPS)}."]})
-    table = rt.table
-    if db.session.get_bind().dialect.name == "postgresql":
-        # JIT compilation costs more than it saves on this one pass over an index.
-        db.session.execute(text("SET LOCAL jit = off"))
-    columns = {"month": table.c.expected_close_month, "owner": table.c.owner_id, "territory": table.c.territory_id}
     counted = [s for s in pipeline.stages if s.outcome in ("open", "won")]
-    keys = [columns[g] for g in GROUPS if g in group_by] + [table.c.currency]
-    stmt = (
-        select(table.c.stage, *keys, func.count().label("deals"), func.sum(table.c.amount).label("amount"))
-        .where(table.c.deleted_at.is_(None), table.c.pipeline == pipeline.key,
-               table.c.stage.in_([s.key for s in counted]))
-        .group_by(table.c.stage, *keys)
-    )
-    # Whole months are bounded on expected_close_month, which the covering index holds;
-    # a bound inside a month also checks the day.
-    if start is not None:
-        stmt = stmt.where(table.c.expected_close_month >= start.strftime("%Y-%m"))
-        if start.day != 1:
-            stmt = stmt.where(table.c.expected_close_date >= start)
-    if end is not None:
-        stmt = stmt.where(table.c.expected_close_month <= end.strftime("%Y-%m"))
-        if (end + timedelta(days=1)).day != 1:
-            stmt = stmt.where(table.c.expected_close_date <= end)
+    if set(group_by) <= {"month"} and _whole_months(start, end):
+        sums = _month_totals(rt, pipeline, counted, "month" in group_by, start, end)
+    else:
+        sums = _grouped_deals(rt, pipeline, counted, group_by, start, end)
     stages = {s.key: s for s in counted}
     totals = defaultdict(lambda: {"open_deals": 0, "open_amount": Decimal(0), "weighted": Decimal(0),
                                   "won_deals": 0, "won_amount": Decimal(0)})
-    for stage_key, *group, deals, amount in db.session.execute(stmt):
+    for stage_key, *group, deals, amount in sums:
         stage = stages[stage_key]
         amount = Decimal(amount or 0)
         total = totals[tuple(group)]
@@ -77,6 +62,45 @@ def forecast(catalog, pipeline_key=None, group_by=GROUPS, start=None, end=None):
             "forecast_amount": _text(weighted + won),
         })
     return {"pipeline": pipeline.key, "group_by": list(group_by), "data": rows}
+
+
+def _whole_months(start, end):
+    return (start is None or start.day == 1) and (end is None or (end + timedelta(days=1)).day == 1)
+
+
+def _month_totals(rt, pipeline, counted, by_month, start, end):
+    """Sums per stage (and expected close month) from the pipeline totals."""
+    months = (start and start.strftime("%Y-%m"), end and end.strftime("%Y-%m"))
+    by = ("stage", "close_month", "currency") if by_month else ("stage", "currency")
+    return pipeline_totals.totals(db.session, rt, pipeline.key, by, stages=[s.key for s in counted],
+                                  close_months=months)
+
+
+def _grouped_deals(rt, pipeline, counted, group_by, start, end):
+    """Sums per stage and group over the deals themselves, along ``ix_deal_forecast``."""
+    table = rt.table
+    if db.session.get_bind().dialect.name == "postgresql":
+        # JIT compilation costs more than it saves on this one pass over an index.
+        db.session.execute(text("SET LOCAL jit = off"))
+    columns = {"month": table.c.expected_close_month, "owner": table.c.owner_id, "territory": table.c.territory_id}
+    keys = [columns[g] for g in GROUPS if g in group_by] + [table.c.currency]
+    stmt = (
+        select(table.c.stage, *keys, func.count().label("deals"), func.sum(table.c.amount).label("amount"))
+        .where(table.c.deleted_at.is_(None), table.c.pipeline == pipeline.key,
+               table.c.stage.in_([s.key for s in counted]))
+        .group_by(table.c.stage, *keys)
+    )
+    # Whole months are bounded on expected_close_month, which the covering index holds;
+    # a bound inside a month also checks the day.
+    if start is not None:
+        stmt = stmt.where(table.c.expected_close_month >= start.strftime("%Y-%m"))
+        if start.day != 1:
+            stmt = stmt.where(table.c.expected_close_date >= start)
+    if end is not None:
+        stmt = stmt.where(table.c.expected_close_month <= end.strftime("%Y-%m"))
+        if (end + timedelta(days=1)).day != 1:
+            stmt = stmt.where(table.c.expected_close_date <= end)
+    return db.session.execute(stmt)
 
 
 def _cents(value):

@@ -18,7 +18,8 @@ from .db import db, utcnow
 from .dependencies import DependencyError, ordered, plan_disable, plan_enable
 from .errors import BadRequest, Conflict, NotFound, RecordInvalid
 from .migrate import downgrade_plugin, plugin_revisions, upgrade_plugin, upgrade_sql
-from .models import CustomField, Pipeline, PluginObject, PluginState, SearchEntry, StageHistory
+from .models import CustomField, Pipeline, PipelineTotal, PluginObject, PluginState, SearchEntry, StageHistory
+from . import pipeline_totals
 from .pipelines import sync_pipelines
 from .plugin_settings import settings_of, validate_settings
 from .records import write_unit
@@ -79,6 +80,7 @@ def enable(name, by="cli"):
             accord.forget_catalog()
             for plugin_name in plan:
                 _add_manifest_fields(session, plugin_name, accord.installed[plugin_name].manifest)
+            _recount(session, plan)
     except BaseException:
         accord.discard_cached_catalog()
         raise
@@ -306,7 +308,18 @@ def upgrade(name, by="cli"):
         state.changed_by = by
         bump_generation(session)
     accord.forget_catalog()
+    if pending:
+        with write_unit() as session:
+            _recount(session, [name])
     return [s.revision for s in pending]
+
+
+def _recount(session, plugin_names):
+    """Count the pipeline totals of the plugins' record types afresh: their migrations
+    may have written records around the service layer."""
+    for rt in current_accord().catalog().types.values():
+        if rt.origin in plugin_names:
+            pipeline_totals.rebuild(session, rt)
 
 
 def upgrade_enabled_plugins():
@@ -419,11 +432,13 @@ def _purge(session, manifest, owned):
         session.execute(delete(StageHistory).where(StageHistory.record_type.in_(types)))
         session.execute(delete(SearchEntry).where(SearchEntry.record_type.in_(types)))
         session.execute(delete(CustomField).where(CustomField.record_type.in_(types)))
+        session.execute(delete(PipelineTotal).where(PipelineTotal.record_type.in_(types)))
     for kind, object_name in owned:
         if shared[(kind, object_name)]:
             continue
         if kind == "pipeline":
             session.execute(delete(Pipeline).where(Pipeline.key == object_name))
+            session.execute(delete(PipelineTotal).where(PipelineTotal.pipeline == object_name))
         elif kind == "field":
             record_type, _, field_name = object_name.partition(".")
             rt = current_accord().catalog().type(record_type)

@@ -1,7 +1,7 @@
 """Core tables: the record types of the horizontal core and the tables the kernel runs on."""
 
 from sqlalchemy import (
-    Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, text,
+    BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -377,3 +377,23 @@ class SearchEntry(db.Model):
     record_id = mapped_column(IdType, nullable=False)
     title = mapped_column(Text, nullable=False)
     body = mapped_column(Text, nullable=False, default="")
+
+
+class PipelineTotal(db.Model):
+    """How many live records of a pipelined type, and how much of their amount, sit in
+    one stage, currency, expected close month and closing month; kept by the service
+    layer in each write's transaction (see :mod:`accord.core.pipeline_totals`).
+
+    Amounts are split into whole units and millionths, both integers, so the running
+    sums stay exact on SQLite too."""
+
+    __tablename__ = "pipeline_total"
+    record_type = mapped_column(String(64), primary_key=True)
+    pipeline = mapped_column(String(64), primary_key=True)
+    stage = mapped_column(String(64), primary_key=True)
+    currency = mapped_column(String(16), primary_key=True, default="")
+    close_month = mapped_column(String(7), primary_key=True, default="")
+    closed_month = mapped_column(String(7), primary_key=True, default="")
+    records = mapped_column(BigInteger, nullable=False, default=0)
+    amount_units = mapped_column(BigInteger, nullable=False, default=0)
+    amount_micros = mapped_column(BigInteger, nullable=False, default=0)

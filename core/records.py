@@ -18,7 +18,7 @@ from .fields import MAX_ID
 from .errors import AccordError, HookFailed, NotFound, PreconditionFailed, Conflict, RecordInvalid
 from .models import StageHistory
 from .registry import current_accord
-from . import search
+from . import pipeline_totals, search
 
 log = logging.getLogger("accord.records")
 
@@ -191,6 +191,7 @@ class RecordService:
             if stage_move:
                 self._write_stage_history(rt, record, stage_move, actor, now)
             search.index_record(session, record)
+            pipeline_totals.track(session, rt, None, record.values)
             if before_commit:
                 before_commit(record)
             on_commit(lambda: self._after_commit(record, changes, "create", actor, stage_move))
@@ -275,6 +276,7 @@ class RecordService:
                 self._write_stage_history(rt, record, stage_move, actor, record.values["updated_at"])
             if search.affects_index(rt, changes):
                 search.index_record(session, record)
+            pipeline_totals.track(session, rt, old.values, record.values)
             on_commit(lambda: self._after_commit(record, changes, "update", actor, stage_move))
         return record
 
@@ -315,6 +317,7 @@ class RecordService:
                 search.unindex_record(session, record)
             else:
                 search.index_record(session, record)
+            pipeline_totals.track(session, rt, old.values, record.values)
             on_commit(lambda: self._after_commit(record, changes, event, actor, None))
         return record
 
@@ -508,7 +511,8 @@ class _StaleVersion(Exception):
 def write_unit():
     """One write transaction; nested units join the outermost, so a batch (an import)
     commits or rolls back whole. Callbacks given to :func:`on_commit` run after the
-    outermost commit, never after a rollback.
+    outermost commit, never after a rollback; the pipeline totals the unit's writes
+    changed are written just before it commits.
 
     On SQLite the transaction starts ``IMMEDIATE`` (after ending any read transaction) so
     concurrent writers queue instead of failing on a stale snapshot.
@@ -521,6 +525,7 @@ def write_unit():
     session.info["accord_after_commit"] = []
     try:
         yield session
+        pipeline_totals.flush(session)
         session.commit()
     except IntegrityError as exc:
         session.rollback()
@@ -529,6 +534,7 @@ def write_unit():
         session.rollback()
         raise
     finally:
+        pipeline_totals.discard(session)
         pending = session.info.pop("accord_after_commit")
     for callback in pending:
         callback()

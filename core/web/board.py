@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
-from sqlalchemy import func, select, union_all
+from sqlalchemy import select, union_all
 
 from ..api import json_response
 from ..db import db
 from ..errors import AccordError, Conflict, NotFound, PreconditionFailed, RecordInvalid
+from .. import pipeline_totals
 from ..models import User
 from ..query import field_expression
 from ..records import begin_write
@@ -33,8 +34,6 @@ log = logging.getLogger("accord.web")
 bp = Blueprint("board", __name__)
 
 CARDS_PER_COLUMN = 50
-AMOUNT_KINDS = ("decimal", "integer", "money")
-SUMMED_KINDS = ("decimal", "integer")
 
 
 # Pages ----------------------------------------------------------------------------------
@@ -226,17 +225,11 @@ class CardLayout:
     currency: bool
     close: str | None
 
-    @property
-    def summed(self):
-        """Whether the amount is a plain number column the database can add up."""
-        return self.amount_kind in SUMMED_KINDS
-
 
 def card_layout(rt):
     fields = rt.fields
     stored = {name: f for name, f in fields.items() if not f.custom}
-    amount = "amount" if "amount" in stored and stored["amount"].kind in AMOUNT_KINDS else next(
-        (name for name, f in stored.items() if f.kind == "money"), None)
+    amount = pipeline_totals.amount_field(rt)
     currency = "currency" in stored and stored["currency"].kind == "text"
     close = next((name for name in ("expected_close_date", "close_date", "due_date") if name in fields), None)
     return CardLayout(title=tuple(n for n in rt.title_fields if n in fields), amount=amount,
@@ -246,7 +239,7 @@ def card_layout(rt):
 def column_totals(rt, pipeline, layout, stages=None):
     """``{stage: {"count", "count_text", "total_text"}}`` of ``stages`` (default: all), as
     the column heads show them; amounts per currency, joined, never added up."""
-    figures = stage_figures(rt, pipeline, layout, stages)
+    figures = stage_figures(rt, pipeline, stages)
     return {key: {
         "count": figure["count"],
         "count_text": f"{figure['count']:,} {charts.noun(rt, figure['count'])}",
@@ -257,26 +250,15 @@ def column_totals(rt, pipeline, layout, stages=None):
     } for key, figure in figures.items()}
 
 
-def stage_figures(rt, pipeline, layout, stages=None):
+def stage_figures(rt, pipeline, stages=None):
     """``{stage: {"count": n, "currencies": {currency: (n, amount)}}}`` of the live records
-    in ``stages`` (default: all) of ``pipeline``, in one grouped query; the currency is
+    in ``stages`` (default: all) of ``pipeline``, from the pipeline totals; the currency is
     ``None`` for a type without one, the amount ``None`` for a type without a summable one."""
-    table = rt.table
     stages = pipeline.stages if stages is None else stages
-    keys = [table.c.stage] + ([table.c.currency] if layout.currency else [])
-    sums = [func.sum(table.c[layout.amount])] if layout.summed else []
-    statement = select(*keys, func.count(), *sums).where(table.c.deleted_at.is_(None),
-                                                          table.c.pipeline == pipeline.key)
-    if len(stages) < len(pipeline.stages):
-        statement = statement.where(table.c.stage.in_([stage.key for stage in stages]))
     figures = {stage.key: {"count": 0, "currencies": {}} for stage in stages}
-    for row in db.session.execute(statement.group_by(*keys)):
-        figure = figures.get(row[0])
-        if figure is None:
-            continue
-        currency = row[1] if layout.currency else None
-        count = row[len(keys)]
-        amount = row[len(keys) + 1] if layout.summed else None
+    for stage, currency, count, amount in pipeline_totals.totals(db.session, rt, pipeline.key, ("stage", "currency"),
+                                                                 stages=list(figures)):
+        figure = figures[stage]
         figure["count"] += count
         figure["currencies"][currency] = (count, amount)
     return figures

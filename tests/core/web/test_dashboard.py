@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 import pytest
 from accord.core import hookimpl
 from accord.testing import api_client, make_user
-from api_helpers import create, sql
+from api_helpers import create, recount, sql
 from web_helpers import sign_in
 
 
@@ -118,6 +118,7 @@ def deals(app, api):
     api.delete(f"/deals/{trashed['id']}")
     sql(app, "UPDATE deal SET closed_at = :at WHERE id = :id", at=months_ago(3), id=old_win["id"])
     sql(app, "UPDATE deal SET closed_at = :at WHERE id = :id", at=months_ago(13), id=ancient["id"])
+    recount(app, "deal")
     return {"lead": lead, "won": won}
 
 
