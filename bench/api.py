@@ -578,7 +578,7 @@ def main(argv=None):
         setup = prepare_schema(app)
         log(f"loading {args.rows:,} contacts and {args.rows:,} deals ...")
         t0 = time.perf_counter()
-        bulk_load(url, args.rows, setup, args.batch, log)
+        bulk_load(app, url, args.rows, setup, args.batch, log)
         load_seconds = round(time.perf_counter() - t0, 1)
         write_marker(url, args.rows)
         log(f"loaded in {load_seconds} s")

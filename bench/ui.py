@@ -192,7 +192,7 @@ def open_database(args, url, instance, log):
     setup = prepare_schema(app)
     log(f"loading {args.rows:,} contacts and {args.rows:,} deals ...")
     t0 = time.perf_counter()
-    bulk_load(url, args.rows, setup, args.batch, log)
+    bulk_load(app, url, args.rows, setup, args.batch, log)
     seconds = round(time.perf_counter() - t0, 1)
     write_marker(url, args.rows)
     log(f"loaded in {seconds} s")

@@ -9,6 +9,7 @@ plugin's migrations can run, be previewed or be undone alone.
 import io
 from pathlib import Path
 
+from . import pipeline_totals
 from .db import db
 from .pipelines import sync_pipelines
 from .registry import bump_generation, current_accord
@@ -37,9 +38,11 @@ def version_table(plugin_name):
 
 
 def upgrade(app):
-    """Run pending core migrations, add declared pipelines that are missing, then bring every
-    enabled plugin up to date (each plugin in its own transaction); returns ``{plugin: why
-    it was skipped}`` for enabled plugins that are broken or no longer installed."""
+    """Run pending core migrations, add declared pipelines that are missing, bring every
+    enabled plugin up to date (each plugin in its own transaction), count the pipeline
+    totals of types that have none yet and, on SQLite, gather the planner's statistics;
+    returns ``{plugin: why it was skipped}`` for
+    enabled plugins that are broken or no longer installed."""
     from alembic import command
 
     with app.app_context():
@@ -50,8 +53,17 @@ def upgrade(app):
             bump_generation(db.session)
         db.session.commit()
         from .lifecycle import upgrade_enabled_plugins
+        from .records import write_unit
 
-        return upgrade_enabled_plugins()
+        skipped = upgrade_enabled_plugins()
+        with write_unit() as session:
+            pipeline_totals.build_missing(session, accord.catalog().types.values())
+        if db.engine.dialect.name == "sqlite":
+            # SQLite's planner weighs indexes by the statistics ANALYZE gathers, and has none
+            # unless asked (PostgreSQL's autovacuum keeps its own).
+            with db.engine.begin() as connection:
+                connection.exec_driver_sql("ANALYZE")
+        return skipped
 
 
 def current_revision(app):

@@ -9,7 +9,7 @@ import re
 from functools import lru_cache
 import unicodedata
 
-from sqlalchemy import and_, bindparam, delete, func, literal_column, not_, or_, select, text
+from sqlalchemy import and_, bindparam, delete, func, literal_column, not_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .models import SearchEntry
@@ -79,14 +79,19 @@ def terms_of(query):
 
 
 def matching_ids(session, record_type_key, query):
-    """A subquery of record ids of one type matching ``query`` (for list ``q=``)."""
+    """A subquery of the ids of records of one type with a word starting with each term of
+    ``query`` (for list ``q=``), alike on both engines.
+
+    On PostgreSQL it also turns parallel workers off for the rest of the transaction: a
+    list walks its sort index until a page of matches is found, and starting workers for
+    that costs more than the walk."""
     terms = terms_of(query)
     table = SearchEntry.__table__
     if not terms:
         return select(table.c.record_id).where(literal_column("1") == 0)
     if session.get_bind().dialect.name == "postgresql":
-        condition = _pg_condition(terms)
-        return select(table.c.record_id).where(table.c.record_type == record_type_key, condition)
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+        return select(table.c.record_id).where(table.c.record_type == record_type_key, _pg_word_prefix(terms))
     fts = select(literal_column("rowid")).select_from(text("search_fts")).where(
         text("search_fts MATCH :fts_query").bindparams(fts_query=_fts_query(terms))
     )
@@ -159,15 +164,13 @@ def _pg_partial(terms):
     return and_(*[title.like(f"%{_escape_like(t)}%", escape="\\") for t in terms])
 
 
-def _pg_condition(terms):
-    condition = literal_column("search_entry.document").op("@@")(_pg_tsquery(terms))
-    partial = _pg_partial(terms)
-    return condition if partial is None else or_(condition, partial)
+def _pg_word_prefix(terms):
+    return literal_column("search_entry.document").op("@@")(_pg_tsquery(terms))
 
 
 def _search_postgres(session, terms, limit, record_types):
     """Word-prefix matches first; titles that hold the terms inside words fill up the rest."""
-    word_prefix = literal_column("search_entry.document").op("@@")(_pg_tsquery(terms))
+    word_prefix = _pg_word_prefix(terms)
     found = _pg_ranked(session, word_prefix, terms, limit, record_types)
     partial = _pg_partial(terms)
     if len(found) < limit and partial is not None:

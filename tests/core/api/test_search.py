@@ -151,3 +151,12 @@ def test_a_broad_query_is_ranked_among_a_bounded_set_of_candidates(api, monkeypa
     assert all(hit["title"].startswith("Mara Marsh") for hit in found)
     monkeypatch.setattr(accord.core.search, "CANDIDATES", 500)
     assert len(api.get("/search?q=mar&limit=10").json["data"]) == 6
+
+
+def test_the_list_filter_q_matches_word_prefixes_alike_on_both_engines(api):
+    garcia = create(api, "contacts", first_name="María", last_name="García-Lopez")
+    create(api, "contacts", first_name="Ada", last_name="Lovelace")
+    for query in ("garc", "maria", "GARCIA lop", "lopez"):
+        assert [c["id"] for c in api.get(f"/contacts?q={query}").json["data"]] == [garcia["id"]], query
+    for query in ("arcia", "opez", "garcia ada"):
+        assert api.get(f"/contacts?q={query}").json["data"] == [], query
