@@ -189,7 +189,8 @@ def db_upgrade(obj):
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
 @pass_context
 def serve(obj, host, port, workers, threads):
-    """Serve the instance with gunicorn."""
+    """Serve the instance with gunicorn: JSON log lines on stderr (ACCORD_LOG_FORMAT=text for
+    plain lines); SIGTERM finishes the requests in flight, then exits."""
     from accord.core.serving import serve as run
 
     run(obj.settings(), host=host, port=port, workers=workers, threads=threads)
@@ -216,7 +217,7 @@ def demo(obj, vertical, host, port, no_serve):
     click.echo(f"  API description: {url}/api/v1/openapi.json")
     click.echo(login["token"])
     if not no_serve:
-        run(obj.settings(), host=host, port=port, workers=1, threads=8)
+        run(obj.settings(), host=host, port=port, workers=1, threads=8, log_format="text")
 
 
 @main.group()
@@ -241,6 +242,72 @@ def tokens_create(obj, email, name, scopes, days):
         token = create_token(user, name=name, scopes=scopes or ("read", "write"), days=days)
     click.echo(f"Token {name!r} for {user.email}:", err=True)
     click.echo(token)
+
+
+@main.group()
+def jobs():
+    """Background jobs: what is queued, running and failed; retry and purge."""
+
+
+@jobs.command("list")
+@click.option("--state", type=click.Choice(["queued", "running", "succeeded", "failed"]), default=None)
+@click.option("--name", default=None, help="Only jobs of this name.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@pass_context
+def jobs_list(obj, state, name, limit):
+    """The newest jobs, with their state, attempts and last error."""
+    from accord.core import jobs as job_queue
+
+    with obj.app.app_context():
+        counts = job_queue.counts()
+        rows = job_queue.listing(state, name, limit)
+        click.echo("  ".join(f"{key} {value}" for key, value in counts.items()))
+        for job in rows:
+            error = (job.last_error or "").strip().splitlines()
+            line = f"{job.id:>8}  {job.state:<9}  {job.attempts}/{job.max_attempts}  {job.name}"
+            click.echo(line + (f"  next {job.run_at:%Y-%m-%d %H:%M:%S}Z" if job.state == "queued" else "")
+                       + (f"  error: {error[-1]}" if error and job.state != "succeeded" else ""))
+
+
+@jobs.command("retry")
+@click.argument("job_ids", nargs=-1, type=int)
+@click.option("--all-failed", is_flag=True, help="Retry every failed job.")
+@pass_context
+def jobs_retry(obj, job_ids, all_failed):
+    """Queue failed jobs again with a fresh set of attempts."""
+    from accord.core import jobs as job_queue
+
+    with obj.app.app_context():
+        ids = list(job_ids) + ([job.id for job in job_queue.listing("failed", limit=1000)] if all_failed else [])
+        if not ids:
+            raise click.ClickException("name the jobs to retry, or give --all-failed")
+        for job_id in ids:
+            job_queue.retry(obj.app, job_id)
+    click.echo(f"Queued {len(ids)} job(s) again.")
+
+
+@jobs.command("purge")
+@click.option("--state", "states", multiple=True, type=click.Choice(["succeeded", "failed"]),
+              help="Repeat for both; default succeeded.")
+@click.option("--older-than-days", type=click.IntRange(0, 36500), default=7, show_default=True)
+@pass_context
+def jobs_purge(obj, states, older_than_days):
+    """Delete finished jobs; queued and running ones are never touched."""
+    from accord.core import jobs as job_queue
+
+    with obj.app.app_context():
+        removed = job_queue.purge(states or ("succeeded",), older_than_days)
+    click.echo(f"Purged {removed} job(s).")
+
+
+@jobs.command("run")
+@pass_context
+def jobs_run(obj):
+    """Run every due job now, in this process, then exit."""
+    from accord.core import jobs as job_queue
+
+    ran = job_queue.run_due(obj.app)
+    click.echo(f"Ran {ran} job attempt(s).")
 
 
 @main.group()

@@ -5,6 +5,10 @@ Each test gets a fresh app on a clean database: SQLite by default (a copy of a d
 migrated once per session), or PostgreSQL when ``ACCORD_TEST_DATABASE_URL`` is set (a
 database of the session's own, created on that server, migrated once and emptied
 between tests).
+
+Background jobs run when a test runs them (``accord.core.jobs.run_due``), not on the
+embedded runner's threads: ``ACCORD_JOBS_THREADS`` is 0 for every app a test makes,
+unless the test asks for threads, so no app's runner takes the jobs of another test.
 """
 
 import os
@@ -14,12 +18,16 @@ from contextlib import contextmanager
 import pytest
 
 TEST_DATABASE_ENV = "ACCORD_TEST_DATABASE_URL"
+os.environ.setdefault("ACCORD_JOBS_THREADS", "0")
 
 
 def close_app(app):
-    """Give back an app's database connections (SQLite files can then be removed)."""
+    """Stop an app's job runner and give back its database connections (SQLite files can
+    then be removed)."""
     from accord.core.db import db
+    from accord.core.jobs import stop_runner
 
+    stop_runner(app)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

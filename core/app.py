@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pluggy
 
-from . import defaults, discovery
+from . import defaults, discovery, health, jobs, logs, metrics
 from .config import load_config
 from .db import configure_engine, db
 from .records import RecordService
@@ -43,6 +43,8 @@ def create_app(config=None):
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         ACCORD=settings,
     )
+    logs.init_request_logging(app)
+    metrics.init_metrics(app)
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine, settings["SQLITE_SYNCHRONOUS"].upper())
@@ -61,7 +63,11 @@ def create_app(config=None):
     from .web import init_web
 
     app.register_blueprint(api)
+    app.register_blueprint(health.bp)  # public: outside the API's tokens and the pages' sign-in
+    app.register_blueprint(metrics.bp)
     init_web(app)
+    jobs.init_jobs(app)
+    metrics.register_queue_depth(jobs.counts, queue="jobs", app=app)
     accord.register_blueprints()
     return app
 

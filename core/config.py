@@ -14,10 +14,16 @@ DEFAULTS = {
     "IDEMPOTENCY_TTL_HOURS": 24,
     "PLUGINS": (),
     "DISCOVER_PLUGINS": True,
+    "BROKER_URL": None,
+    "LOG_FORMAT": None,
+    "METRICS_TOKEN": None,
+    "GRACEFUL_TIMEOUT": 30,
+    "JOBS_THREADS": 2,
 }
 
-INTEGER_SETTINGS = {"MAX_BODY_BYTES", "IDEMPOTENCY_TTL_HOURS"}
+INTEGER_SETTINGS = {"MAX_BODY_BYTES", "IDEMPOTENCY_TTL_HOURS", "GRACEFUL_TIMEOUT", "JOBS_THREADS"}
 BOOLEAN_SETTINGS = {"DISCOVER_PLUGINS"}
+LOG_FORMATS = ("json", "text")
 
 
 class ConfigError(ValueError):
@@ -53,6 +59,10 @@ def load_config(overrides=None, environ=None):
     settings["DATABASE_URL"] = _normalise_database_url(settings["DATABASE_URL"])
     if settings["SQLITE_SYNCHRONOUS"].upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
         raise ConfigError("ACCORD_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
+    if settings["LOG_FORMAT"]:
+        settings["LOG_FORMAT"] = settings["LOG_FORMAT"].lower()
+        if settings["LOG_FORMAT"] not in LOG_FORMATS:
+            raise ConfigError(f"ACCORD_LOG_FORMAT must be json or text, got {settings['LOG_FORMAT']!r}")
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _instance_secret(instance)
     return settings

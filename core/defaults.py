@@ -67,6 +67,14 @@ def accord_record_before_save(app, record, changes, event, actor):
 
 
 @hookimpl
+def accord_jobs(app):
+    """The retry of a failed after-commit hook call."""
+    from .records import AFTER_COMMIT_JOB, run_after_commit_hook
+
+    return [{"name": AFTER_COMMIT_JOB, "run": run_after_commit_hook, "max_attempts": 8, "backoff_seconds": 30}]
+
+
+@hookimpl
 def accord_stage_transition_guard(app, record, pipeline, from_stage, to_stage, actor):
     """Closing as won or lost needs a reason from the stage's list, where it has one."""
     stage = pipeline.stage(to_stage)

@@ -120,7 +120,10 @@ def accord_help_topics(app):
 @hookspec
 def accord_jobs(app):
     """Return background jobs: dicts with ``name``, ``run`` (a callable taking the app
-    and keyword arguments) and an optional ``schedule`` (a cron expression).
+    and the job's keyword arguments), and optionally ``max_attempts`` (default 5),
+    ``backoff_seconds`` (the first retry's delay, doubled for each further one; default
+    10) and ``lease_seconds`` (how long one run may take before the job counts as lost
+    and runs again; default 300). Queue one with :func:`accord.core.jobs.enqueue`.
 
     :param app: the Flask application.
     """
@@ -189,8 +192,10 @@ def accord_record_after_commit(app, record, changes, event, actor):
     """React to a committed write (send email, call a webhook, update another system).
 
     Called outside the transaction, after the commit. Each implementation is isolated:
-    one that raises is logged with the plugin's name and the others still run; the
-    committed record is never lost.
+    one that raises is logged with the plugin's name, the others still run, the committed
+    record is never lost, and the failed call is retried as a background job (with
+    backoff, until it succeeds or its attempts run out, then it shows as a failed job). A
+    retry gets the record as stored then, and ``changes`` with each value in its JSON form.
 
     :param app: the Flask application.
     :param record: the committed :class:`~accord.core.records.Record`.
@@ -220,7 +225,7 @@ def accord_stage_transition_guard(app, record, pipeline, from_stage, to_stage, a
 
 @hookspec
 def accord_stage_changed(app, record, pipeline, from_stage, to_stage, actor):
-    """React to a committed stage change (after commit, isolated like
+    """React to a committed stage change (after commit, isolated and retried like
     :func:`accord_record_after_commit`).
 
     :param app: the Flask application.

@@ -397,3 +397,33 @@ class PipelineTotal(db.Model):
     records = mapped_column(BigInteger, nullable=False, default=0)
     amount_units = mapped_column(BigInteger, nullable=False, default=0)
     amount_micros = mapped_column(BigInteger, nullable=False, default=0)
+
+
+JOB_STATES = ("queued", "running", "succeeded", "failed")
+
+
+class Job(db.Model):
+    """One background job: what to run, with which arguments, and how it went.
+
+    The row is the job's truth on both backends: enqueueing writes it in the caller's
+    transaction (so a rollback enqueues nothing), a runner claims it by moving it to
+    ``running`` with a lease, and a lease that runs out (a killed worker) frees it again."""
+
+    __tablename__ = "job"
+    __table_args__ = (
+        UniqueConstraint("name", "key"),
+        Index("ix_job_due", "state", "run_at"),
+    )
+    id = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name = mapped_column(String(120), nullable=False)
+    key = mapped_column(String(200), nullable=True)
+    arguments = mapped_column(JsonType, nullable=False, default=dict)
+    state = mapped_column(String(16), nullable=False, default="queued")
+    attempts = mapped_column(Integer, nullable=False, default=0)
+    max_attempts = mapped_column(Integer, nullable=False, default=5)
+    run_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    lease_until = mapped_column(UTCDateTime(), nullable=True)
+    last_error = mapped_column(Text, nullable=True)
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    started_at = mapped_column(UTCDateTime(), nullable=True)
+    finished_at = mapped_column(UTCDateTime(), nullable=True)

@@ -4,9 +4,10 @@ API, UI, import and CLI all call :class:`RecordService`, so validation, hooks, s
 history, the search index and optimistic locking behave the same everywhere.
 """
 
+import json
 import logging
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from marshmallow import ValidationError
 from sqlalchemy import delete, insert, select, update
@@ -499,8 +500,49 @@ class RecordService:
                 try:
                     impl.function(*[kwargs[a] for a in impl.argnames])
                 except Exception:
-                    log.exception("plugin %r failed in %s for %s %s (the %s is committed)",
+                    log.exception("plugin %r failed in %s for %s %s (the %s is committed; retrying as a job)",
                                   impl.plugin_name, hook_name, record.type.key, record.id, event)
+                    self._retry_later(impl.plugin_name, hook_name, record, changes, event, actor, stage_move)
+
+    def _retry_later(self, plugin, hook_name, record, changes, event, actor, stage_move):
+        from . import jobs
+
+        try:
+            jobs.enqueue(AFTER_COMMIT_JOB, plugin=plugin, hook=hook_name, record_type=record.type.key,
+                         record_id=record.id, event=event, actor=asdict(actor),
+                         changes=json.loads(json.dumps(changes, default=str)),
+                         stages=list(stage_move[1:]) if stage_move else None,
+                         pipeline=stage_move[0].key if stage_move else None)
+        except Exception:  # noqa: BLE001 - the write is committed whatever happens here
+            log.exception("could not queue the retry of %s of plugin %r for %s %s",
+                          hook_name, plugin, record.type.key, record.id)
+
+    def run_after_commit_hook(self, plugin, hook, record_type, record_id, event, actor, changes, stages, pipeline):
+        """Call one plugin's after-commit hook again for a committed record (the job a
+        failed call becomes); a plugin that is no longer active has nothing to redo."""
+        impls = [impl for impl in getattr(self.accord.pm.hook, hook).get_hookimpls() if impl.plugin_name == plugin]
+        rt = self.catalog().type(record_type)
+        if not impls or rt is None:
+            log.info("not retrying %s of plugin %r for %s %s: no longer active", hook, plugin, record_type, record_id)
+            return
+        record = self._load(rt, record_id) or self._load(rt, record_id, trashed=True)
+        if record is None:
+            raise NotFound(f"{rt.label} {record_id} is gone; {hook} of plugin {plugin!r} cannot run for it.")
+        kwargs = {"app": self.app, "record": record, "event": event, "actor": Actor(**actor),
+                  "changes": {name: tuple(pair) for name, pair in changes.items()}}
+        if stages is not None:
+            kwargs.update(pipeline=self.catalog().pipelines.get(pipeline), from_stage=stages[0], to_stage=stages[1])
+        for impl in impls:
+            impl.function(*[kwargs[a] for a in impl.argnames])
+
+
+AFTER_COMMIT_JOB = "accord.after_commit"
+"""The job a failed after-commit or stage-changed hook call becomes."""
+
+
+def run_after_commit_hook(app, **arguments):
+    """The :data:`AFTER_COMMIT_JOB`: see :meth:`RecordService.run_after_commit_hook`."""
+    current_accord(app).records.run_after_commit_hook(**arguments)
 
 
 class _StaleVersion(Exception):

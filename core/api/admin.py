@@ -1,16 +1,17 @@
-"""``/api/v1/admin/plugins``: what is installed, switching plugins on and off, settings.
-Administrators only; every change reaches all workers on their next request."""
+"""``/api/v1/admin/plugins``: what is installed, switching plugins on and off, settings
+(every change reaches all workers on their next request); ``/api/v1/admin/jobs``: the
+background jobs, retried and purged. Administrators only."""
 
-from flask import request
+from flask import current_app, request
 
-from .. import lifecycle
+from .. import jobs, lifecycle
 from ..errors import BadRequest, Forbidden
 from . import api, current_actor, json_response, request_json
 
 
 def _require_admin():
     if not current_actor().is_admin:
-        raise Forbidden("Only administrators manage plugins.")
+        raise Forbidden("Only administrators manage plugins and jobs.")
 
 
 def _by():
@@ -62,3 +63,41 @@ def plugin_settings(name):
 def update_plugin_settings(name):
     _require_admin()
     return json_response(lifecycle.update_settings(name, request_json(), by=_by()))
+
+
+@api.get("/admin/jobs")
+def list_jobs():
+    _require_admin()
+    try:
+        limit = int(request.args.get("limit", 50))
+    except ValueError:
+        raise BadRequest("limit must be a whole number.", {"limit": ["Not a whole number."]}) from None
+    if not 1 <= limit <= 500:
+        raise BadRequest("limit must be between 1 and 500.", {"limit": ["Out of range."]})
+    rows = jobs.listing(request.args.get("state"), request.args.get("name"), limit)
+    return json_response({"data": [jobs.job_json(row) for row in rows], "counts": jobs.counts()})
+
+
+@api.get("/admin/jobs/<int:job_id>")
+def job_info(job_id):
+    _require_admin()
+    return json_response(jobs.job_json(jobs.get(job_id)))
+
+
+@api.post("/admin/jobs/<int:job_id>/retry")
+def retry_job(job_id):
+    _require_admin()
+    return json_response(jobs.job_json(jobs.retry(current_app._get_current_object(), job_id)))
+
+
+@api.post("/admin/jobs/purge")
+def purge_jobs():
+    _require_admin()
+    body = request_json()
+    states = body.get("states", ["succeeded"])
+    days = body.get("older_than_days", 7)
+    if not isinstance(states, list) or not all(isinstance(s, str) for s in states):
+        raise BadRequest("states must be a list of states.", {"states": ["Not a list of strings."]})
+    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        raise BadRequest("older_than_days must be a whole number of days.", {"older_than_days": ["Not a whole number >= 0."]})
+    return json_response({"purged": jobs.purge(tuple(states), days)})
