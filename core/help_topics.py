@@ -429,6 +429,28 @@ reason.
 """,
     },
     {
+        "key": "core.jobs",
+        "title": "Background jobs",
+        "group": ADMINISTRATION,
+        "pages": ["admin.job_queue", "/admin/jobs"],
+        "body": """\
+Some work runs after a page or an API call has answered: sending an email, calling a
+webhook, a plugin's follow-up when a deal moves. Each is a **job**.
+
+- **Queued** jobs wait for their turn, or for the pause after a failed attempt; the pause
+  doubles with each attempt.
+- **Running** jobs are being worked on. One whose worker stopped half way is taken up
+  again after a few minutes.
+- **Succeeded** jobs are done. **Remove finished jobs** tidies them away.
+- **Failed** jobs used up their attempts. Open the error to see why, fix the cause (a
+  wrong address, a server that was down), then press **Retry**: the job starts over
+  with a fresh set of attempts. **Retry all failed** does that for every failed job.
+
+The same is at hand on the command line (`accord jobs list|retry|purge`) and in the
+admin API (`/api/v1/admin/jobs`).
+""",
+    },
+    {
         "key": "core.sign_in",
         "title": "Signing in",
         "group": GETTING_AROUND,

@@ -1,5 +1,5 @@
 """The admin pages (``/admin``): switch plugins on and off and set their settings, add,
-edit and remove custom fields, choose the theme.
+edit and remove custom fields, choose the theme, watch and retry background jobs.
 
 Administrators only; everyone else gets the 403 page. The views are thin: they call the
 same service functions as the CLI and the admin API (:mod:`accord.core.lifecycle`,
@@ -12,14 +12,14 @@ import re
 import unicodedata
 from functools import wraps
 
-from flask import Blueprint, abort, flash, g, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, request, url_for
 from sqlalchemy import select
 
-from .. import customfields, lifecycle
+from .. import customfields, jobs, lifecycle
 from ..db import db
 from ..errors import AccordError, NotFound, RecordInvalid
 from ..fields import KINDS
-from ..models import CustomField
+from ..models import JOB_STATES, CustomField
 from ..plugin_settings import setting_field
 from ..records import write_unit
 from ..registry import current_accord
@@ -47,7 +47,7 @@ def admin_only(view):
     @wraps(view)
     def checked(*args, **kwargs):
         if not g.accord_user.is_admin:
-            abort(403, description="Only administrators manage plugins, fields and themes.")
+            abort(403, description="Only administrators manage plugins, fields, themes and jobs.")
         return view(*args, **kwargs)
 
     return checked
@@ -79,7 +79,7 @@ def index():
         "types": len(catalog.types),
         "custom_fields": sum(1 for rt in catalog.types.values() for f in rt.fields.values() if f.custom),
         "theme": accord.themes[current_theme()], "themes": len(accord.themes),
-        "broken_themes": len(accord.theme_problems),
+        "broken_themes": len(accord.theme_problems), "jobs": jobs.counts(),
     }
     return render("admin/index.html", title="Administration", breadcrumbs=[("Administration", None)],
                   summary=summary)
@@ -413,6 +413,54 @@ def choose_theme(name):
         accord.forget_catalog()
         flash(f"{accord.themes[name].title} is now the theme of this instance, for everyone from their next page.")
     return redirect(url_for("admin.themes"))
+
+
+# Jobs -----------------------------------------------------------------------------------
+
+JOBS_SHOWN = 50
+
+
+@bp.get("/admin/jobs")
+@admin_only
+def job_queue():
+    state = request.args.get("state") or None
+    if state is not None and state not in JOB_STATES:
+        state = None
+    return render("admin/jobs.html", title="Background jobs", breadcrumbs=_crumbs(("Background jobs", None)),
+                  counts=jobs.counts(), state=state, states=JOB_STATES, rows=jobs.listing(state, limit=JOBS_SHOWN),
+                  shown=JOBS_SHOWN)
+
+
+@bp.post("/admin/jobs/retry")
+@admin_only
+def retry_jobs():
+    """Retry one failed job (``job_id``) or every failed one."""
+    raw = request.form.get("job_id", "")
+    ids = [int(raw)] if raw.isdigit() else [job.id for job in jobs.listing("failed", limit=1000)]
+    app = current_app._get_current_object()
+    retried = 0
+    for job_id in ids:
+        try:
+            jobs.retry(app, job_id)
+            retried += 1
+        except AccordError as exc:
+            flash(exc.message, "error")
+    if retried:
+        flash(f"Queued {retried} failed {'job' if retried == 1 else 'jobs'} again with a fresh set of attempts.")
+    return redirect(_back(url_for("admin.job_queue")))
+
+
+@bp.post("/admin/jobs/purge")
+@admin_only
+def purge_jobs():
+    raw = request.form.get("older_than_days", "").strip()
+    if not raw.isdigit():
+        flash("Give the age in whole days (0 or more) of the finished jobs to remove.", "error")
+        return redirect(url_for("admin.job_queue"))
+    states = [s for s in request.form.getlist("state") if s in ("succeeded", "failed")] or ["succeeded"]
+    removed = jobs.purge(tuple(states), int(raw))
+    flash(f"Removed {removed} finished {'job' if removed == 1 else 'jobs'}.")
+    return redirect(url_for("admin.job_queue"))
 
 
 def _crumbs(*trail):

@@ -27,7 +27,7 @@ def show(field, value):
     if field.kind == "money":
         return f"{value['amount']:,.2f} {value['currency']}"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC")
+        return moment(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -63,4 +63,9 @@ def record_url(record_type, record_id):
     return f"/{record_type.plural}/{record_id}"
 
 
-FILTERS = {"show_value": lambda value, field: show(field, value)}
+def moment(value):
+    """A point in time as a person reads it, in UTC; empty as an em dash."""
+    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+FILTERS = {"show_value": lambda value, field: show(field, value), "moment": moment}

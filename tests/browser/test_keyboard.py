@@ -18,10 +18,12 @@ PAGES = {
     "deals board": ("/deals/board", [r"^New deal$", r"^Move .+ to$", r"^Move$"]),
     "search results": ("/search?q=Keyboard", [r"^Search all records$", r"^Search$", r"^Kim Keyboard$"]),
     "trash": ("/contacts/trash", [r"^Back to contacts$"]),
-    "admin": ("/admin", [r"^Plugins$", r"^Fields$", r"^Themes$"]),
+    "admin": ("/admin", [r"^Plugins$", r"^Fields$", r"^Themes$", r"^Background jobs$"]),
     "admin plugins": ("/admin/plugins", [r"^Disable"]),
     "admin fields": ("/admin/fields", [r"^Record type$", r"^Show$", r"^Label", r"^Add field$"]),
     "admin themes": ("/admin/themes", [r"^Use "]),
+    "admin jobs": ("/admin/jobs", [r"^All$", r"^Queued", r"^Failed", r"^Succeeded$", r"^Failed$", r"^Finished more",
+                                   r"^Remove$"]),
     "help": ("/help", []),
 }
 

@@ -80,7 +80,7 @@ def test_every_admin_page_refuses_anyone_but_an_administrator(app):
         for method in sorted(rule.methods & {"GET", "POST"}):
             answer = browser.get(path) if method == "GET" else browser.post(path, {"cascade": "1", "purge": "1"})
             assert answer.status_code == 403, (method, path, answer.status_code)
-            assert "Only administrators manage plugins, fields and themes." in answer.get_data(as_text=True)
+            assert "Only administrators manage plugins, fields, themes and jobs." in answer.get_data(as_text=True)
             checked += 1
     assert checked >= 12
     assert 'data-theme="default"' in page(browser.get("/")), "the refused theme switch changed nothing"
