@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pluggy
 
-from . import defaults, discovery, health, jobs, logs, metrics
+from . import defaults, discovery, headers, health, jobs, logs, metrics
 from .config import load_config
 from .db import configure_engine, db
 from .records import RecordService
@@ -45,6 +45,7 @@ def create_app(config=None):
     )
     logs.init_request_logging(app)
     metrics.init_metrics(app)
+    headers.init_security_headers(app)
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine, settings["SQLITE_SYNCHRONOUS"].upper())

@@ -1,0 +1,46 @@
+"""Every response carries the security headers, whatever answered it: a page, the API, a
+static file, an error page or a probe; HSTS only over TLS."""
+
+import pytest
+
+from accord.core.headers import CONTENT_SECURITY_POLICY
+from web_helpers import sign_in
+
+EXPECTED = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def test_the_policy_forbids_inline_script_and_framing():
+    directives = dict(part.split(" ", 1) for part in CONTENT_SECURITY_POLICY.split("; "))
+    assert directives["script-src"] == "'self'" and "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
+    assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
+
+
+@pytest.mark.parametrize("path, status", [
+    ("/login", 200), ("/healthz", 200), ("/api/v1/types", 401), ("/static/core/accord.js", 200),
+    ("/no-such-page", 302),
+])
+def test_anonymous_answers_carry_the_headers(app, path, status):
+    response = app.test_client().get(path)
+    assert response.status_code == status
+    for name, value in EXPECTED.items():
+        assert response.headers.get(name) == value, (path, name)
+    assert "Strict-Transport-Security" not in response.headers
+
+
+def test_signed_in_pages_and_api_answers_carry_them_too(app, api):
+    browser = sign_in(app, "web@example.com", "Wes Web")[1]
+    answers = [(browser.get("/"), 200), (browser.get("/contacts"), 200), (api.get("/contacts"), 200),
+               (browser.get("/no-such-page"), 404), (api.get("/contacts/999999"), 404)]
+    for response, status in answers:
+        assert response.status_code == status
+        assert {name: response.headers.get(name) for name in EXPECTED} == EXPECTED
+
+
+def test_hsts_is_sent_over_tls_only(app):
+    secure = app.test_client().get("/login", base_url="https://crm.example.org")
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
