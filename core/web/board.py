@@ -121,7 +121,7 @@ def move(plural, record_id):
     try:
         moved = current_accord().records.update(rt.key, record_id, values, current_actor(), expected_version=version)
     except RecordInvalid as exc:
-        return answer.refused(422, exc.code, refusal_text(rt, exc), exc.fields)
+        return answer.refused(422, exc.code, present.refusal_text(rt, exc), exc.fields)
     except (PreconditionFailed, Conflict):
         return answer.stale(rt, pipeline, record_id, f"“{record.title}” was changed by someone else meanwhile")
     except NotFound as exc:
@@ -362,15 +362,6 @@ def needs_reason(stage):
 
 def reason_label(key):
     return key.replace("_", " ").capitalize()
-
-
-def refusal_text(rt, exc):
-    """Why the service layer refused a move, as one sentence for a person."""
-    parts = []
-    for name, reasons in exc.fields.items():
-        label = "" if name in ("stage", "_schema") else f"{rt.fields[name].label if name in rt.fields else name}: "
-        parts += [f"{label}{reason}" for reason in reasons]
-    return " ".join(parts) or exc.message
 
 
 def record_pipeline(catalog, rt, record):

@@ -63,6 +63,19 @@ def record_url(record_type, record_id):
     return f"/{record_type.plural}/{record_id}"
 
 
+def refusal_text(record_type, exc):
+    """Why the service layer refused a write, as one sentence for a person: each field's
+    reasons after its label (none for the stage itself or the record as a whole)."""
+    parts = []
+    for name, reasons in exc.fields.items():
+        text = " ".join(map(str, reasons))
+        if name in ("stage", "_schema"):
+            parts.append(text)
+        else:
+            parts.append(f"{record_type.fields[name].label if name in record_type.fields else name}: {text}")
+    return "; ".join(parts) or exc.message
+
+
 def moment(value):
     """A point in time as a person reads it, in UTC; empty as an em dash."""
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")

@@ -213,7 +213,7 @@ def _apply(rt, action, ids):
                     else:
                         service.update(rt.key, record_id, {"owner_id": owner.id}, actor)
                 except AccordError as exc:
-                    raise Refused(f"{rt.label} “{title}” was refused, so nothing was changed: {_reasons(rt, exc)}") from exc
+                    raise Refused(f"{rt.label} “{title}” was refused, so nothing was changed: {present.refusal_text(rt, exc)}") from exc
     except Conflict as exc:
         raise Refused(f"{exc.message} Nothing was changed.") from exc
     noun, them = (rt.label.lower(), "it") if len(ids) == 1 else (rt.plural_label.lower(), "them")
@@ -237,15 +237,6 @@ def _owner(raw):
     return owner
 
 
-def _reasons(rt, exc):
-    if not exc.fields:
-        return exc.message
-    return "; ".join(
-        f"{rt.fields[name].label if name in rt.fields else name}: {' '.join(map(str, reasons))}"
-        for name, reasons in exc.fields.items()
-    )
-
-
 @bp.post("/<plural>/<int:record_id>/restore", endpoint="restore")
 def restore(plural, record_id):
     """Bring one record back from the trash."""
@@ -256,7 +247,7 @@ def restore(plural, record_id):
     except NotFound as exc:
         abort(404, description=exc.message)
     except AccordError as exc:
-        flash(f"{rt.label} {record_id} could not be restored: {_reasons(rt, exc)}", "error")
+        flash(f"{rt.label} {record_id} could not be restored: {present.refusal_text(rt, exc)}", "error")
         return redirect(back)
     flash(f"Restored {rt.label.lower()} “{record.title}”.")
     return redirect(back)
