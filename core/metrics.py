@@ -11,10 +11,10 @@ When the setting ``METRICS_TOKEN`` is set, a scrape must send ``Authorization: B
 <token>``; without it, keep ``/metrics`` off the public network.
 """
 
-import functools
 import hmac
 import logging
 import os
+import threading
 
 from flask import Blueprint, current_app, request
 
@@ -101,9 +101,18 @@ class _Instruments:
                                      ("job", "outcome"), buckets=JOB_BUCKETS)
 
 
-@functools.cache
+_built = []
+_building = threading.Lock()
+
+
 def _instruments():
-    return _Instruments()
+    """This process's instruments, built once: two threads answering a fresh worker's first
+    requests must not both register them (prometheus_client refuses a second time series)."""
+    if not _built:
+        with _building:
+            if not _built:
+                _built.append(_Instruments())
+    return _built[0]
 
 
 def _scrape_registry():

@@ -97,3 +97,30 @@ def test_metrics_token_is_required_when_set(accord_app_factory):
 
 def test_metrics_need_no_sign_in_without_a_token(app):
     assert app.test_client().get("/metrics", headers={"Accept": "text/html"}).status_code == 200
+
+
+def test_threads_answering_a_fresh_workers_first_requests_build_the_instruments_once():
+    """A fresh process whose threads all record their first figures at the same moment."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import threading
+        from accord.core import metrics
+        barrier, built, failures = threading.Barrier(16), [], []
+        def first_figure():
+            barrier.wait()
+            try:
+                built.append(metrics._instruments())
+            except Exception as exc:
+                failures.append(repr(exc))
+        threads = [threading.Thread(target=first_figure) for _ in range(16)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert not failures, failures
+        assert len({id(b) for b in built}) == 1
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
