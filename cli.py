@@ -310,6 +310,120 @@ def jobs_run(obj):
     click.echo(f"Ran {ran} job attempt(s).")
 
 
+@main.command()
+@click.option("--concurrency", type=click.IntRange(1, 256), default=None,
+              help="Jobs run at once, each in a process of its own; default one per CPU.")
+@click.option("--queues", default=None, help="Comma-separated queues to take jobs from; default every queue "
+              "the active jobs use.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="Serve this worker's job metrics at http://HOST:PORT/metrics for Prometheus.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
+@pass_context
+def worker(obj, concurrency, queues, metrics_port, metrics_host):
+    """Run background jobs sent through the broker (ACCORD_BROKER_URL) with Celery; SIGTERM
+    lets the running jobs finish, then exits."""
+    from accord.core.job_broker import require_broker, run_worker
+
+    require_broker(obj.settings())
+    names = [name.strip() for name in (queues or "").split(",") if name.strip()]
+    address = (metrics_host, metrics_port) if metrics_port else None
+    sys.exit(run_worker(obj.settings(), concurrency=concurrency, queues=names, metrics_address=address))
+
+
+@main.command()
+@pass_context
+def scheduler(obj):
+    """Every second, queue scheduled jobs and resend due jobs whose broker message went
+    missing, until SIGTERM or Ctrl-C. Run one or two per deployment (ACCORD_BROKER_URL)."""
+    from accord.core.job_broker import require_broker, run_scheduler
+
+    require_broker(obj.settings())
+    run_scheduler(obj.settings())
+
+
+@main.group()
+def webhooks():
+    """Outgoing webhooks: URLs that receive record events, their deliveries, replays."""
+
+
+@webhooks.command("list")
+@pass_context
+def webhooks_list(obj):
+    """Every webhook: id, on or off, URL, events and record types."""
+    from accord.core import webhooks as hooks
+
+    with obj.app.app_context():
+        rows = hooks.subscriptions()
+    for row in rows:
+        types = ",".join(row.record_types) if row.record_types else "all types"
+        click.echo(f"{row.id:>6}  {'on' if row.active else 'off':<3}  {row.url}  {','.join(row.events)}  {types}"
+                   + (f"  ({row.description})" if row.description else ""))
+
+
+@webhooks.command("add")
+@click.argument("url")
+@click.option("--event", "events", multiple=True,
+              help="created, updated, deleted, restored or stage_changed (repeat; default all).")
+@click.option("--type", "record_types", multiple=True, help="Only records of this type (repeat; default all).")
+@click.option("--description", default="")
+@click.option("--secret", default=None, help="The signing secret; default a generated one.")
+@pass_context
+def webhooks_add(obj, url, events, record_types, description, secret):
+    """Send record events to URL; the signing secret is printed once, alone on the last line."""
+    from accord.core import webhooks as hooks
+
+    spec = {"url": url, "description": description}
+    spec.update({name: list(values) for name, values in (("events", events), ("record_types", record_types)) if values})
+    if secret is not None:
+        spec["secret"] = secret
+    with obj.app.app_context():
+        row, secret = hooks.subscribe(spec)
+    types = ", ".join(row.record_types) if row.record_types else "every record type"
+    click.echo(f"Webhook {row.id} sends {', '.join(row.events)} of {types} to {row.url}; "
+               "its signing secret (shown only now):", err=True)
+    click.echo(secret)
+
+
+@webhooks.command("remove")
+@click.argument("subscription_id", type=int)
+@pass_context
+def webhooks_remove(obj, subscription_id):
+    """Delete a webhook; its pending deliveries are cancelled, its delivery log kept."""
+    from accord.core import webhooks as hooks
+
+    with obj.app.app_context():
+        hooks.unsubscribe(subscription_id)
+    click.echo(f"Removed webhook {subscription_id}.")
+
+
+@webhooks.command("deliveries")
+@click.argument("subscription_id", type=int)
+@click.option("--status", default=None, help="pending, delivered, failed or cancelled.")
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+@pass_context
+def webhooks_deliveries(obj, subscription_id, status, limit):
+    """A webhook's newest deliveries: status, attempts, event and the last error."""
+    from accord.core import webhooks as hooks
+
+    with obj.app.app_context():
+        rows = hooks.deliveries(subscription_id, status, limit=limit)
+    for row in rows:
+        click.echo(f"{row.id:>8}  {row.status:<9}  {row.attempts} attempt(s)  {row.event} {row.record_type} "
+                   f"{row.record_id}  event {row.event_id}" + (f"  error: {row.last_error}" if row.last_error else ""))
+
+
+@webhooks.command("replay")
+@click.argument("delivery_id", type=int)
+@pass_context
+def webhooks_replay(obj, delivery_id):
+    """Send a delivery again: the same body and event id, on a new job."""
+    from accord.core import webhooks as hooks
+
+    with obj.app.app_context():
+        row = hooks.replay(delivery_id)
+    click.echo(f"Delivery {row.id} (event {row.event_id}) is queued again.")
+
+
 @main.group()
 def fields():
     """Custom fields on any record type."""

@@ -68,10 +68,12 @@ def accord_record_before_save(app, record, changes, event, actor):
 
 @hookimpl
 def accord_jobs(app):
-    """The retry of a failed after-commit hook call."""
+    """The retry of a failed after-commit hook call; the sending of a webhook delivery."""
     from .records import AFTER_COMMIT_JOB, run_after_commit_hook
+    from .webhooks import delivery_jobs
 
-    return [{"name": AFTER_COMMIT_JOB, "run": run_after_commit_hook, "max_attempts": 8, "backoff_seconds": 30}]
+    return [{"name": AFTER_COMMIT_JOB, "run": run_after_commit_hook, "max_attempts": 8, "backoff_seconds": 30},
+            *delivery_jobs()]
 
 
 @hookimpl

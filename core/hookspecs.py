@@ -125,6 +125,18 @@ def accord_jobs(app):
     10) and ``lease_seconds`` (how long one run may take before the job counts as lost
     and runs again; default 300). Queue one with :func:`accord.core.jobs.enqueue`.
 
+    With a broker (``ACCORD_BROKER_URL``), ``queue`` (default ``"accord"``) names the
+    broker queue its messages go to, so ``accord worker --queues`` can give slow jobs
+    workers of their own.
+
+    ``schedule``, a cron expression in UTC (``"30 2 * * *"`` is 02:30 every day; a sixth
+    field gives seconds), also queues the job, with no arguments, at each time it names:
+    ``accord scheduler`` does (or, without a broker, the job threads of ``accord serve``,
+    which start with a process's first request). Each time is queued once, however many
+    schedulers run, with the key ``schedule:<time>``; a time missed by more than an hour
+    (no scheduler ran) is skipped. A job may run more than once (a lost lease runs it
+    again), so write it to be safe to repeat.
+
     :param app: the Flask application.
     """
 

@@ -7,9 +7,17 @@ is the one place a job is claimed (moved to ``running`` with a lease), run, retr
 exponential backoff, or left ``failed`` with its error after its last attempt. A runner
 killed mid-job loses nothing: once the lease runs out, the job is due again.
 
-The embedded runner (:class:`EmbeddedRunner`) runs due jobs on a few threads of each app
-process, so one machine needs nothing else; ``JOBS_THREADS=0`` turns it off (the jobs
-then wait for ``accord jobs run`` or another process).
+Two backends run them. Without ``BROKER_URL``, the embedded runner
+(:class:`EmbeddedRunner`) runs due jobs on a few threads of each serving process, so one
+machine needs nothing else; ``JOBS_THREADS=0`` turns it off (the jobs then wait for
+``accord jobs run`` or another process). With ``BROKER_URL``, :func:`dispatch` sends each
+job to Celery (:mod:`accord.core.job_broker`): ``accord worker`` runs them, ``accord
+scheduler`` resends the ones whose message went missing. Either way a job runs only
+through :func:`run`.
+
+A job may also run on a ``schedule`` (a cron expression, in UTC): :func:`queue_scheduled`,
+called every second by the embedded runner or by ``accord scheduler``, queues each
+schedule's slot once, whichever process asks first.
 """
 
 import json
@@ -19,9 +27,9 @@ import queue
 import threading
 import time
 import traceback
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from .db import db, utcnow
 from .errors import BadRequest, Conflict, NotFound
@@ -37,6 +45,11 @@ DEFAULT_LEASE_SECONDS = 300
 ERROR_CHARS = 4000
 POLL_SECONDS = 1.0
 RUNNER = "accord_jobs_runner"
+DEFAULT_QUEUE = "accord"
+SCHEDULE_CATCH_UP_SECONDS = 3600
+"""How late a slot of a schedule may still be queued (no scheduler ran at its time); an
+older missed slot is skipped, as cron skips the minutes the machine was off."""
+SCHEDULE_SLOTS = "accord_schedule_slots"
 
 
 def definitions():
@@ -48,7 +61,7 @@ def definitions():
 
 def _with_defaults(job):
     return {"max_attempts": DEFAULT_MAX_ATTEMPTS, "backoff_seconds": DEFAULT_BACKOFF_SECONDS,
-            "lease_seconds": DEFAULT_LEASE_SECONDS, **job}
+            "lease_seconds": DEFAULT_LEASE_SECONDS, "queue": DEFAULT_QUEUE, "schedule": None, **job}
 
 
 def enqueue(name, key=None, delay_seconds=0, **arguments):
@@ -56,8 +69,13 @@ def enqueue(name, key=None, delay_seconds=0, **arguments):
 
     Inside a write unit the job is written with the unit's other writes and handed to a
     runner after the commit; elsewhere it is committed at once. With ``key``, a job of
-    the same name and key that exists already is returned instead of a new one, so a
-    retried request or a second scheduler queues nothing twice."""
+    the same name and key that exists already is returned (and not handed over again)
+    instead of a new one, so a retried request or a second scheduler queues nothing twice."""
+    return _enqueue(name, key, delay_seconds, arguments)[0]
+
+
+def _enqueue(name, key, delay_seconds, arguments):
+    """``(job id, whether it is new)``; only a new job is dispatched."""
     job = definitions().get(name)
     if job is None:
         raise BadRequest(f"There is no job {name!r}; active jobs: {', '.join(sorted(definitions())) or 'none'}.",
@@ -75,13 +93,13 @@ def enqueue(name, key=None, delay_seconds=0, **arguments):
            "max_attempts": job["max_attempts"], "run_at": now + timedelta(seconds=delay_seconds), "created_at": now}
     table = Job.__table__
     with write_unit() as session:
-        if key is None:
-            job_id = session.execute(insert(table).values(**row).returning(table.c.id)).scalar_one()
+        job_id = session.execute(_insert_if_new(session, table).values(**row).returning(table.c.id)).scalar()
+        new = job_id is not None
+        if new:
+            on_commit(lambda: dispatch(app, [job_id]))
         else:
-            session.execute(_insert_if_new(session, table).values(**row))
             job_id = session.execute(select(table.c.id).where(table.c.name == name, table.c.key == key)).scalar_one()
-        on_commit(lambda: dispatch(app, [job_id]))
-    return job_id
+    return job_id, new
 
 
 def _insert_if_new(session, table):
@@ -93,10 +111,20 @@ def _insert_if_new(session, table):
 
 
 def dispatch(app, job_ids):
-    """Hand committed jobs to this process's runner, if it runs one."""
-    runner = app.extensions.get(RUNNER)
-    if runner is not None:
-        runner.submit(job_ids)
+    """Hand committed jobs to a runner: to the broker when ``BROKER_URL`` is set, else to
+    this process's embedded runner, if it runs one. Never raises: a job that could not be
+    sent is resent by ``accord scheduler``."""
+    if not app.config["ACCORD"]["BROKER_URL"]:
+        runner = app.extensions.get(RUNNER)
+        if runner is not None:
+            runner.submit(job_ids)
+        return
+    from .job_broker import send
+
+    try:
+        send(app, job_ids)
+    except Exception:  # noqa: BLE001 - the jobs are committed; the scheduler sends them later
+        log.exception("could not send jobs %s to the broker; accord scheduler will", job_ids)
 
 
 # Running --------------------------------------------------------------------------------
@@ -151,7 +179,7 @@ def _run(app, job_id):
     else:
         state = "succeeded"
         _finish(job_id, attempts, state, finished_at=utcnow(), last_error=None)
-    _observe(name, state, time.perf_counter() - started)
+    _observe(name, "retried" if state == "queued" else state, time.perf_counter() - started)
     return state
 
 
@@ -267,6 +295,7 @@ class EmbeddedRunner:
     def _poll(self):
         while not self.stopping.wait(self.poll_seconds):
             try:
+                queue_scheduled(self.app)
                 with self.app.app_context():
                     ids = due_ids()
                     db.session.remove()
@@ -276,14 +305,23 @@ class EmbeddedRunner:
 
 
 def init_jobs(app):
-    """Give the app its embedded runner (unless ``JOBS_THREADS`` is 0), started by the
+    """Give the app its embedded runner (unless ``JOBS_THREADS`` is 0, or ``BROKER_URL``
+    hands the jobs to Celery's workers), started when a serving worker boots or by the
     first request of each process."""
     threads = app.config["ACCORD"]["JOBS_THREADS"]
-    if threads <= 0:
+    if threads <= 0 or app.config["ACCORD"]["BROKER_URL"]:
         return
     runner = EmbeddedRunner(app, threads)
     app.extensions[RUNNER] = runner
     app.before_request(runner.ensure_started)
+
+
+def start_runner(app):
+    """Start this process's embedded runner now, if the app has one (a serving worker that
+    has booted, so scheduled jobs run before any request arrives)."""
+    runner = app.extensions.get(RUNNER)
+    if runner is not None:
+        runner.ensure_started()
 
 
 def stop_runner(app, timeout=30.0):
@@ -291,6 +329,64 @@ def stop_runner(app, timeout=30.0):
     runner = app.extensions.get(RUNNER)
     if runner is not None:
         runner.stop(timeout)
+
+
+# Schedules ------------------------------------------------------------------------------
+
+
+def schedules():
+    """``{name: cron expression}`` of the active jobs that run on a schedule; a malformed
+    expression is refused, naming its job."""
+    found = {name: job["schedule"] for name, job in definitions().items() if job["schedule"]}
+    for name, expression in found.items():
+        try:
+            latest_slot(expression, utcnow())
+        except ValueError as exc:
+            raise BadRequest(f"The schedule {expression!r} of job {name!r} is not a cron expression: {exc}",
+                             {"schedule": ["Not a cron expression."]}) from None
+    return found
+
+
+def latest_slot(expression, now):
+    """The last time at or before ``now`` (to the second, UTC) that the cron ``expression``
+    names."""
+    from croniter import croniter
+
+    if not isinstance(expression, str):
+        raise ValueError(f"a cron expression is a string, not {type(expression).__name__}")
+    return croniter(expression, now.replace(microsecond=0) + timedelta(seconds=1)).get_prev(datetime)
+
+
+def queue_scheduled(app, now=None):
+    """Queue the latest slot of each active schedule unless it is queued already (or more
+    than ``SCHEDULE_CATCH_UP_SECONDS`` old); returns the ids of the jobs queued now.
+
+    The job's key ``schedule:<slot>`` makes this once per slot however many processes ask
+    at once; a scheduled job runs with no arguments. The slots seen are remembered per
+    process, so asking every second costs no query between slots."""
+    now = now or utcnow()
+    seen = app.extensions.setdefault(SCHEDULE_SLOTS, {})
+    queued = []
+    with app.app_context():
+        for name, job in definitions().items():
+            expression = job["schedule"]
+            if not expression:
+                continue
+            try:
+                slot = latest_slot(expression, now)
+            except ValueError as exc:
+                if seen.get(name) != expression:
+                    log.error("job %s has a malformed schedule %r: %s", name, expression, exc)
+                    seen[name] = expression
+                continue
+            if seen.get(name) == slot or now - slot > timedelta(seconds=SCHEDULE_CATCH_UP_SECONDS):
+                continue
+            job_id, new = _enqueue(name, f"schedule:{slot:%Y-%m-%dT%H:%M:%SZ}", 0, {})
+            seen[name] = slot
+            if new:
+                log.info("queued job %s (%s) for its slot %s", job_id, name, f"{slot:%Y-%m-%d %H:%M:%S}Z")
+                queued.append(job_id)
+    return queued
 
 
 # Administration -------------------------------------------------------------------------

@@ -407,7 +407,9 @@ class Job(db.Model):
 
     The row is the job's truth on both backends: enqueueing writes it in the caller's
     transaction (so a rollback enqueues nothing), a runner claims it by moving it to
-    ``running`` with a lease, and a lease that runs out (a killed worker) frees it again."""
+    ``running`` with a lease, and a lease that runs out (a killed worker) frees it again.
+    ``dispatched_at`` is when the last broker message for it is due (Celery backend only),
+    so the scheduler resends only jobs whose message went missing."""
 
     __tablename__ = "job"
     __table_args__ = (
@@ -427,3 +429,71 @@ class Job(db.Model):
     created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     started_at = mapped_column(UTCDateTime(), nullable=True)
     finished_at = mapped_column(UTCDateTime(), nullable=True)
+    dispatched_at = mapped_column(UTCDateTime(), nullable=True)
+
+
+WEBHOOK_EVENTS = ("created", "updated", "deleted", "restored", "stage_changed")
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "cancelled")
+
+
+class WebhookSubscription(db.Model):
+    """A URL that receives record events (see :mod:`accord.core.webhooks`).
+
+    The secret is stored as given: signing with HMAC needs it in the clear, so it is
+    answered once, on creation, and never again; whoever reads the database reads it."""
+
+    __tablename__ = "webhook_subscription"
+    id = mapped_column(Integer, primary_key=True)
+    url = mapped_column(String(2000), nullable=False)
+    events = mapped_column(JsonType, nullable=False)
+    record_types = mapped_column(JsonType, nullable=True)
+    secret = mapped_column(String(200), nullable=False)
+    active = mapped_column(Boolean, nullable=False, default=True)
+    description = mapped_column(Text, nullable=False, default="")
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    updated_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    created_by = mapped_column(IdType, ForeignKey("user.id", ondelete="SET NULL"), nullable=True)
+
+
+class WebhookDelivery(db.Model):
+    """One event for one subscription: the exact body to send, written in the same
+    transaction as the change it reports (the outbox), and how sending it went.
+
+    ``replays`` counts the replays; each queues a job of its own. A deleted
+    subscription's deliveries stay, without it, for the record."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        Index("ix_webhook_delivery_subscription", "subscription_id", "id"),
+        Index("ix_webhook_delivery_subscription_status", "subscription_id", "status", "id"),
+        Index("ix_webhook_delivery_event", "event_id"),
+    )
+    id = mapped_column(IdType, primary_key=True, autoincrement=True)
+    subscription_id = mapped_column(Integer, ForeignKey("webhook_subscription.id", ondelete="SET NULL"),
+                                    nullable=True)
+    event_id = mapped_column(String(36), nullable=False)
+    event = mapped_column(String(32), nullable=False)
+    record_type = mapped_column(String(64), nullable=False)
+    record_id = mapped_column(IdType, nullable=False)
+    body = mapped_column(Text, nullable=False)
+    status = mapped_column(String(16), nullable=False, default="pending")
+    attempts = mapped_column(Integer, nullable=False, default=0)
+    replays = mapped_column(Integer, nullable=False, default=0)
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    last_attempt_at = mapped_column(UTCDateTime(), nullable=True)
+    last_error = mapped_column(Text, nullable=True)
+    delivered_at = mapped_column(UTCDateTime(), nullable=True)
+
+
+class WebhookAttempt(db.Model):
+    """One try at sending a delivery: the answer's status code, how long it took, the error."""
+
+    __tablename__ = "webhook_attempt"
+    __table_args__ = (Index("ix_webhook_attempt_delivery", "delivery_id", "id"),)
+    id = mapped_column(IdType, primary_key=True, autoincrement=True)
+    delivery_id = mapped_column(IdType, ForeignKey("webhook_delivery.id", ondelete="CASCADE"), nullable=False)
+    replay = mapped_column(Integer, nullable=False, default=0)
+    attempted_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    status_code = mapped_column(Integer, nullable=True)
+    duration_ms = mapped_column(Integer, nullable=False)
+    error = mapped_column(Text, nullable=True)

@@ -193,6 +193,9 @@ class RecordService:
                 self._write_stage_history(rt, record, stage_move, actor, now)
             search.index_record(session, record)
             pipeline_totals.track(session, rt, None, record.values)
+            from . import webhooks
+
+            webhooks.record_events(session, record, "create", changes, stage_move, actor)
             if before_commit:
                 before_commit(record)
             on_commit(lambda: self._after_commit(record, changes, "create", actor, stage_move))
@@ -278,6 +281,9 @@ class RecordService:
             if search.affects_index(rt, changes):
                 search.index_record(session, record)
             pipeline_totals.track(session, rt, old.values, record.values)
+            from . import webhooks
+
+            webhooks.record_events(session, record, "update", changes, stage_move, actor)
             on_commit(lambda: self._after_commit(record, changes, "update", actor, stage_move))
         return record
 
@@ -319,6 +325,9 @@ class RecordService:
             else:
                 search.index_record(session, record)
             pipeline_totals.track(session, rt, old.values, record.values)
+            from . import webhooks
+
+            webhooks.record_events(session, record, event, changes, None, actor)
             on_commit(lambda: self._after_commit(record, changes, event, actor, None))
         return record
 

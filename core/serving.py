@@ -12,7 +12,7 @@ from pathlib import Path
 from gunicorn.app.base import BaseApplication
 
 from .config import load_config
-from .jobs import stop_runner
+from .jobs import start_runner, stop_runner
 from .logs import logging_config
 from .metrics import empty_multiprocess_folder, forget_worker, prepare_multiprocess_folder
 
@@ -51,6 +51,7 @@ def serve(settings, host="127.0.0.1", port=5000, workers=2, threads=4, log_forma
         "logconfig_dict": logging_config(config["LOG_FORMAT"] or log_format),
         "on_starting": lambda arbiter: empty_multiprocess_folder(metrics_folder),
         "child_exit": lambda arbiter, worker: forget_worker(worker.pid),
+        "post_worker_init": lambda worker: start_runner(worker.wsgi),
         "worker_exit": lambda arbiter, worker: _stop_jobs(worker, config["GRACEFUL_TIMEOUT"]),
     }
     logging.captureWarnings(True)  # Python's warnings become log records too, in the same format

@@ -4,7 +4,8 @@ picked up again after a lost lease; failed after-commit hooks come back as jobs.
 
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 
@@ -160,3 +161,49 @@ def test_purge_removes_finished_jobs_only(app):
     assert in_app(app, jobs.purge, ("succeeded", "failed"), 0) == 1
     with app.app_context():
         assert db.session.get(jobs.Job, done) is None and db.session.get(jobs.Job, waiting) is not None
+
+
+def nightly_plugin(schedule):
+    """A plugin whose one job runs on ``schedule``."""
+    from accord.core import hookimpl
+
+    return SimpleNamespace(name="nightly", accord_jobs=hookimpl(
+        lambda app: [{"name": "test.nightly", "run": lambda app: None, "schedule": schedule}]))
+
+
+def at(text):
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+
+def test_each_slot_of_a_schedule_is_queued_once_and_a_late_one_within_the_hour(with_plugins):
+    app = with_plugins(nightly_plugin("30 2 * * *"))
+
+    def keys():
+        return [row[0] for row in sql(app, "SELECT key FROM job ORDER BY id")]
+
+    first = jobs.queue_scheduled(app, at("2026-03-01 02:30:00"))
+    assert len(first) == 1 and keys() == ["schedule:2026-03-01T02:30:00Z"]
+    assert jobs.queue_scheduled(app, at("2026-03-01 02:30:01")) == []
+    app.extensions.pop(jobs.SCHEDULE_SLOTS)  # as another process: the key keeps it once
+    assert jobs.queue_scheduled(app, at("2026-03-01 03:29:59")) == []
+    assert jobs.queue_scheduled(app, at("2026-03-02 03:30:01")) == [], "missed by more than an hour: skipped"
+    assert len(jobs.queue_scheduled(app, at("2026-03-03 03:29:00"))) == 1, "late, within the hour"
+    assert keys() == ["schedule:2026-03-01T02:30:00Z", "schedule:2026-03-03T02:30:00Z"]
+    assert jobs.run_due(app) == 2
+    assert [job.arguments for job in in_app(app, jobs.listing, "succeeded")] == [{}, {}]
+
+
+def test_a_malformed_schedule_is_refused_by_name_and_skipped_by_the_runner(with_plugins):
+    app = with_plugins(nightly_plugin("30 25 * * *"))
+    with pytest.raises(BadRequest, match="schedule '30 25 \\* \\* \\*' of job 'test.nightly'"):
+        in_app(app, jobs.schedules)
+    assert jobs.queue_scheduled(app) == [] and count(app, "job") == 0
+
+
+def test_the_embedded_runner_queues_and_runs_scheduled_jobs(with_plugins):
+    app = with_plugins(jobs_plugin, JOBS_THREADS=1)
+    assert app.test_client().get("/healthz").status_code == 200
+    deadline = time.monotonic() + 15
+    while not in_app(app, jobs.listing, "succeeded", "test.tick"):
+        assert time.monotonic() < deadline, in_app(app, jobs.listing)
+        time.sleep(0.05)

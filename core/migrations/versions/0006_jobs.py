@@ -29,6 +29,7 @@ def upgrade():
     sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.Column('started_at', UTCDateTime(), nullable=True),
     sa.Column('finished_at', UTCDateTime(), nullable=True),
+    sa.Column('dispatched_at', UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_job')),
     sa.UniqueConstraint('name', 'key', name=op.f('uq_job_name_key'))
     )
