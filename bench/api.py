@@ -38,11 +38,11 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
-from common import (MIN_SAMPLES, RESULTS, ContactMaker, StatementLog, bounded_interleaved, bulk_load, dispose,
+from common import (load_afresh, MIN_SAMPLES, RESULTS, ContactMaker, StatementLog, bounded_interleaved, dispose,
                     engine_name, ensure_postgres_database, explain, git_commit, interleaved, json_default,
                     loaded_state, make_app, marker_path, prepare_schema, print_checks, print_outcome, raw_replay,
                     refuse_test_database, reset_database, run_environment, safe_url, schema_fingerprint, sqlite_path,
-                    summary, verify_load, write_marker)
+                    summary, verify_load)
 
 ENV_URL = "ACCORD_BENCH_DATABASE_URL"
 
@@ -568,24 +568,7 @@ def main(argv=None):
     else:
         if args.keep:
             log("no reusable database here (none yet, another --rows, or the schema changed since): loading")
-        with app.app_context():
-            from accord.core.db import db
-
-            db.engine.dispose()
-        marker_path(url).unlink(missing_ok=True)
-        reset_database(url)
-        app = make_app(url, instance)
-        setup = prepare_schema(app)
-        log(f"loading {args.rows:,} contacts and {args.rows:,} deals ...")
-        t0 = time.perf_counter()
-        bulk_load(app, url, args.rows, setup, args.batch, log)
-        load_seconds = round(time.perf_counter() - t0, 1)
-        write_marker(url, args.rows)
-        log(f"loaded in {load_seconds} s")
-        with app.app_context():
-            from accord.core.db import db
-
-            db.engine.dispose()  # connections opened before the load forget nothing useful
+        app, setup, load_seconds = load_afresh(app, url, instance, args.rows, args.batch, log)
     results["load_seconds"] = load_seconds
     results["reused_database"] = bool(reuse)
     problems = verify_load(app, args.rows)

@@ -1,8 +1,8 @@
-"""What the benchmark scripts (``bench/api.py``, ``bench/plugins.py``, ``bench/ui.py``)
-share: database URLs and resets, making and disposing of an app, the guard against the
-test database, the synthetic CRM data and its bulk loader (with the marker that lets a
-kept database be reused), interleaved timing and percentiles, the SQL statement log, the
-run's environment and the summary's check table.
+"""What the benchmark scripts (``bench/api.py``, ``bench/plugins.py``, ``bench/ui.py``,
+``bench/scale.py``) share: database URLs and resets, making and disposing of an app, the
+guard against the test database, the synthetic CRM data and its bulk loader (with the
+marker that lets a kept database be reused), interleaved timing and percentiles, the SQL
+statement log, the run's environment and the summary's check table.
 
 Imported by the scripts as ``from common import ...`` (a script's own folder is on
 ``sys.path``). It imports only the standard library at module level, so that importing it
@@ -550,6 +550,25 @@ def loader_engine(url):
         dbapi_connection.commit()
 
     return engine
+
+
+def load_afresh(app, url, instance, rows, batch, log):
+    """Empty the bench database, migrate it, bulk-load ``rows`` contacts and deals and
+    mark it as loaded; returns ``(app on the loaded database, setup, seconds)``. ``app`` is
+    the caller's app on the old database, whose connections are given back first."""
+    dispose(app)
+    marker_path(url).unlink(missing_ok=True)
+    reset_database(url)
+    app = make_app(url, instance)
+    setup = prepare_schema(app)
+    log(f"loading {rows:,} contacts and {rows:,} deals ...")
+    t0 = time.perf_counter()
+    bulk_load(app, url, rows, setup, batch, log)
+    seconds = round(time.perf_counter() - t0, 1)
+    write_marker(url, rows)
+    log(f"loaded in {seconds} s")
+    dispose(app)  # connections opened before the load forget nothing useful
+    return make_app(url, instance), setup, seconds
 
 
 def bulk_load(app, url, rows, setup, batch, log):

@@ -37,11 +37,11 @@ import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from common import (COMPANIES, PRODUCTS, RESULTS, StatementLog, bounded_interleaved, bulk_load, dispose, engine_name,
+from common import (load_afresh, COMPANIES, PRODUCTS, RESULTS, StatementLog, bounded_interleaved, dispose, engine_name,
                     ensure_postgres_database, explain, git_commit, insert_batches, json_default, loaded_state,
                     loader_engine, make_app, marker_path, prepare_schema, print_checks, print_outcome, raw_replay,
-                    refuse_test_database, reset_database, run_environment, safe_url, sqlite_path, summary,
-                    verify_load, write_marker, _weighted)
+                    refuse_test_database, run_environment, safe_url, sqlite_path, summary,
+                    verify_load, _weighted)
 
 ENV_URL = "ACCORD_BENCH_DATABASE_URL"
 
@@ -175,7 +175,6 @@ def open_database(args, url, instance, log):
     """The app on the loaded bench database: a kept one that matches is reused (whoever kept
     it, this benchmark or ``bench/api.py --keep``), else it is loaded. Returns
     ``(app, setup, load seconds or None, whether to remove it at the end)``."""
-    from accord.core.db import db
 
     app = make_app(url, instance)
     if loaded_state(app, args.rows, url):
@@ -184,20 +183,8 @@ def open_database(args, url, instance, log):
         app = make_app(url, instance)
         return app, prepare_schema(app), None, False
     log("no kept database matches (none yet, another --rows, or the schema changed since): loading")
-    with app.app_context():
-        db.engine.dispose()
-    marker_path(url).unlink(missing_ok=True)
-    reset_database(url)
-    app = make_app(url, instance)
-    setup = prepare_schema(app)
-    log(f"loading {args.rows:,} contacts and {args.rows:,} deals ...")
-    t0 = time.perf_counter()
-    bulk_load(app, url, args.rows, setup, args.batch, log)
-    seconds = round(time.perf_counter() - t0, 1)
-    write_marker(url, args.rows)
-    log(f"loaded in {seconds} s")
-    dispose(app)
-    return make_app(url, instance), setup, seconds, not args.keep
+    app, setup, seconds = load_afresh(app, url, instance, args.rows, args.batch, log)
+    return app, setup, seconds, not args.keep
 
 
 # ---------------------------------------------------------------------------------------
