@@ -373,7 +373,7 @@ def format_datetime(value):
     """UTC, microseconds, ``Z``: one fixed width so stored values also sort as text."""
     if value.tzinfo is not timezone.utc:
         value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" becomes "Z"
 
 
 def parse_datetime(raw):

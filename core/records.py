@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .db import db, utcnow
 from .descriptors import STANDARD_FIELDS
-from .fields import MAX_ID
+from .fields import MAX_ID, format_datetime
 from .errors import AccordError, HookFailed, NotFound, PreconditionFailed, Conflict, RecordInvalid
 from .models import StageHistory
 from .registry import current_accord
@@ -79,12 +79,12 @@ class Record:
 
     def to_json(self):
         """The record as the API answers it: one flat object."""
-        body = {name: self.values.get(name) for name in ("id", "created_at", "updated_at", "created_by", "owner_id", "version")}
-        for key in ("created_at", "updated_at"):
-            body[key] = _json_datetime(body[key])
-        if self.values.get("deleted_at") is not None:
-            body["deleted_at"] = _json_datetime(self.values["deleted_at"])
         values = self.values
+        body = {"id": values.get("id"), "created_at": _json_datetime(values.get("created_at")),
+                "updated_at": _json_datetime(values.get("updated_at")), "created_by": values.get("created_by"),
+                "owner_id": values.get("owner_id"), "version": values.get("version")}
+        if values.get("deleted_at") is not None:
+            body["deleted_at"] = format_datetime(values["deleted_at"])
         for name, to_json in self.type.json_plan:
             body[name] = to_json(values.get(name))
         for relation in self.type.relations:
@@ -96,8 +96,6 @@ class Record:
 
 
 def _json_datetime(value):
-    from .fields import format_datetime
-
     return None if value is None else format_datetime(value)
 
 
