@@ -21,7 +21,10 @@ server, of PostgreSQL and of wrk, and the ratios Accord / baseline against the t
 ``bench/results/scale-postgresql.json``. The exit status is 0 only when every check passes.
 
 The script is made of sections (``--section``), each with its own options, measurement,
-checks and report; ``http`` is the one above.
+checks and report; ``http`` is the one above. ``jobs`` times no-op jobs (``bench/noop_jobs.py``)
+through one ``accord worker`` on Celery over Redis (target >= 500 jobs/s); ``webhooks``
+times webhook deliveries after commit at a steady 50 contact creates per second (target
+p95 <= 1 s). Both use ``--broker-url`` (a Redis database, flushed at their start).
 
 Run ``python3 bench/scale.py --help`` for the options; see ``bench/load.md``.
 """
@@ -45,7 +48,7 @@ from collections import namedtuple
 from pathlib import Path
 
 from common import (load_afresh, RESULTS, ROOT, StatementLog, dispose, engine_name, ensure_postgres_database,
-                    git_commit, json_default, loaded_state, make_app, marker_path, prepare_schema, print_checks,
+                    git_commit, json_default, loaded_state, make_app, marker_path, pct, prepare_schema, print_checks,
                     print_outcome, refuse_test_database, run_environment, safe_url)
 
 ENV_URL = "ACCORD_BENCH_DATABASE_URL"
@@ -800,6 +803,438 @@ def print_http(out):
 
 
 # ---------------------------------------------------------------------------------------
+# Celery over Redis: shared by the sections "jobs" and "webhooks"
+# ---------------------------------------------------------------------------------------
+
+
+DEFAULT_BROKER = "redis://127.0.0.1:6379/7"
+PLUGIN_MODULE = "noop_jobs"  # bench/noop_jobs.py, on the processes' PYTHONPATH
+DRAIN_SECONDS = 60  # the longest wait for the last job or delivery
+JOBS_TARGET = 500.0  # no-op jobs/s through one `accord worker`
+WEBHOOK_P95_TARGET = 1.0  # seconds from a write's commit to its event at the receiver
+
+
+def broker_preflight(args):
+    """Stop before loading anything when the broker is not a Redis one that answers."""
+    if not args.broker_url.startswith("redis://"):
+        sys.exit("--broker-url must be a redis:// URL (its database is flushed at start)")
+    try:
+        import redis
+
+        redis.Redis.from_url(args.broker_url, socket_connect_timeout=2).ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means the same: no broker to use
+        sys.exit(f"the Redis broker {args.broker_url} does not answer ({exc}); start redis-server or pass "
+                 "--broker-url")
+
+
+def flush_broker(url):
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def broker_environment(url, broker):
+    """The environment of ``accord serve``/``worker``/``scheduler`` with the broker and the
+    no-op job's plugin."""
+    path = os.pathsep.join(p for p in (str(ROOT / "bench"), os.environ.get("PYTHONPATH")) if p)
+    return clean_environment(ACCORD_DATABASE_URL=url, ACCORD_INSTANCE_PATH=INSTANCE, ACCORD_BROKER_URL=broker,
+                             ACCORD_PLUGINS=PLUGIN_MODULE, PYTHONPATH=path)
+
+
+def broker_process(name, arguments, env, log_name):
+    """``accord <arguments>`` as a :class:`Server` without a port (started, never polled)."""
+    return Server(name, [*accord_command(), *arguments], None, env, RESULTS / log_name, None)
+
+
+def delete_bench_jobs(app):
+    """Remove the no-op jobs of earlier runs (a run counts its own only)."""
+    from accord.core.db import db
+    from accord.core.models import Job
+    from sqlalchemy import delete
+
+    with app.app_context():
+        removed = db.session.execute(delete(Job).where(Job.name == "bench.noop")).rowcount
+        db.session.commit()
+        db.session.remove()
+    return removed
+
+
+def add_broker_options(parser):
+    group = parser.add_argument_group("sections jobs and webhooks (Celery over Redis)")
+    group.add_argument("--broker-url", default=DEFAULT_BROKER,
+                       help="Redis broker of the jobs; its database is flushed at the start of each section")
+    group.add_argument("--worker-concurrency", type=positive, default=os.cpu_count() or 1,
+                       help="pool processes of the one `accord worker` (its --concurrency)")
+
+
+# ---------------------------------------------------------------------------------------
+# Section "jobs": no-op jobs through one `accord worker`
+# ---------------------------------------------------------------------------------------
+
+
+def add_jobs_options(parser):
+    add_broker_options(parser)
+    group = parser.add_argument_group("section jobs (no-op jobs through one accord worker)")
+    group.add_argument("--jobs", type=positive, default=5000, help="no-op jobs queued in one transaction")
+
+
+def run_jobs(args, bench, log):
+    """Queue ``--jobs`` no-op jobs in one transaction (sent to the broker after its commit),
+    then start one ``accord worker`` and time the jobs from the first start to the last
+    finish (the ``job`` rows' times)."""
+    from accord.core import create_app, jobs
+    from accord.core.db import db
+    from accord.core.models import Job
+    from accord.core.records import on_commit, write_unit
+    from sqlalchemy import func, select
+
+    url, broker = bench["url"], args.broker_url
+    flush_broker(broker)
+    app = create_app({"INSTANCE_PATH": str(INSTANCE), "DATABASE_URL": url, "BROKER_URL": broker,
+                      "PLUGINS": (PLUGIN_MODULE,), "JOBS_THREADS": 0})
+    removed = delete_bench_jobs(app)
+    log(f"jobs: broker {broker} flushed, {removed:,} no-op jobs of earlier runs deleted; queuing {args.jobs:,} ...")
+    marks = {}
+    with app.app_context():
+        started = time.perf_counter()
+        with write_unit():
+            on_commit(lambda: marks.setdefault("committed", time.perf_counter()))
+            ids = [jobs.enqueue("bench.noop", n=n) for n in range(args.jobs)]
+            marks["inserted"] = time.perf_counter()
+        sent = time.perf_counter()
+        db.session.remove()
+    out = {"jobs": args.jobs, "concurrency": args.worker_concurrency, "target_jobs_per_s": JOBS_TARGET,
+           "broker": broker, "insert_s": round(marks["inserted"] - started, 3),
+           "commit_s": round(marks["committed"] - marks["inserted"], 3),
+           "send_s": round(sent - marks["committed"], 3)}
+    log(f"  queued in {out['insert_s']:.2f} s, committed in {out['commit_s']:.2f} s, messages sent after the commit "
+        f"in {out['send_s']:.2f} s ({args.jobs / out['send_s']:.0f} jobs/s, one UPDATE + one publish per job)")
+    worker = broker_process("accord worker", ["worker", "--concurrency", str(args.worker_concurrency)],
+                            broker_environment(url, broker), "scale-jobs-worker.log")
+    database_cpu = DatabaseCpu(url)
+    first, last = min(ids), max(ids)
+    mine = (Job.name == "bench.noop") & Job.id.between(first, last)
+    try:
+        worker.start()
+        log(f"  accord worker started (pid {worker.process.pid}, --concurrency {args.worker_concurrency}); "
+            "waiting for every job to finish ...")
+        db_before, clock = database_cpu.snapshot(), time.monotonic()
+        deadline = clock + DRAIN_SECONDS + args.jobs / 50
+        with app.app_context():
+            while True:
+                states = dict(db.session.execute(select(Job.state, func.count()).where(mine)
+                                                 .group_by(Job.state)).all())
+                db.session.rollback()
+                finished = states.get("succeeded", 0) + states.get("failed", 0)
+                if finished >= args.jobs or time.monotonic() > deadline or worker.process.poll() is not None:
+                    break
+                time.sleep(0.2)
+            out["worker_cpu_s"] = round(worker.cpu_seconds(), 3)
+            used = DatabaseCpu.used(db_before, database_cpu.snapshot())
+            out["database_cpu_s"] = None if used is None else round(used, 3)
+            span = db.session.execute(select(func.min(Job.started_at), func.max(Job.finished_at),
+                                             func.max(Job.attempts)).where(mine)).one()
+            db.session.remove()
+    finally:
+        database_cpu.close()
+        worker.stop()
+        out["exit_status"] = worker.process.returncode if worker.process else None
+        out["log_errors"] = worker.error_lines() if worker.process else []
+        delete_bench_jobs(app)
+        dispose(app)
+    out["states"] = states
+    out["succeeded"] = states.get("succeeded", 0)
+    out["most_attempts"] = span[2]
+    seconds = (span[1] - span[0]).total_seconds() if span[0] and span[1] else None
+    out["run_s"] = None if seconds is None else round(seconds, 3)
+    out["jobs_per_s"] = round(out["succeeded"] / seconds, 1) if seconds else 0.0
+    out["worker_cpu_ms_per_job"] = per_request_ms(out["worker_cpu_s"], out["succeeded"])
+    out["database_cpu_ms_per_job"] = per_request_ms(out["database_cpu_s"], out["succeeded"])
+    out["worker_log"] = str(worker.log_path.relative_to(ROOT))
+    out["in_process"] = run_jobs_in_process(url, min(args.jobs, 1000))
+    log(f"  {out['succeeded']:,} of {args.jobs:,} succeeded in {out['run_s']} s: {out['jobs_per_s']:.0f} jobs/s; "
+        f"worker stopped (exit status {out['exit_status']})")
+    return out
+
+
+def run_jobs_in_process(url, count):
+    """``count`` no-op jobs through ``jobs.run`` in this process, one after another, with no
+    broker: what the claim, the run and the finish cost without Celery."""
+    from accord.core import create_app, jobs
+    from accord.core.records import write_unit
+
+    app = create_app({"INSTANCE_PATH": str(INSTANCE), "DATABASE_URL": url, "PLUGINS": (PLUGIN_MODULE,),
+                      "JOBS_THREADS": 0})
+    try:
+        with app.app_context(), write_unit():
+            ids = [jobs.enqueue("bench.noop", n=n) for n in range(count)]
+        wall, cpu = time.perf_counter(), time.process_time()
+        states = [jobs.run(app, job_id) for job_id in ids]
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        delete_bench_jobs(app)
+        dispose(app)
+    return {"jobs": count, "succeeded": states.count("succeeded"), "jobs_per_s": round(count / wall, 1),
+            "wall_ms_per_job": round(wall / count * 1000, 3), "cpu_ms_per_job": round(cpu / count * 1000, 3)}
+
+
+def jobs_checks(out):
+    rows = []
+
+    def add(metric, measured, target, ok):
+        rows.append({"metric": metric, "measured": measured, "target": target, "pass": bool(ok)})
+
+    add(f"no-op jobs/s, one accord worker (--concurrency {out['concurrency']})", f"{out['jobs_per_s']:.0f}",
+        f">= {JOBS_TARGET:g}", out["jobs_per_s"] >= JOBS_TARGET)
+    add("no-op jobs succeeded, each on its first attempt", f"{out['succeeded']:,} / {out['jobs']:,}",
+        "all", out["succeeded"] == out["jobs"] and out["most_attempts"] == 1)
+    add("ERROR lines in the worker's log; its exit status on SIGTERM",
+        f"{len(out['log_errors'])}; {out['exit_status']}", "0; 0", not out["log_errors"] and out["exit_status"] == 0)
+    return rows
+
+
+def print_jobs(out):
+    def ms(value):
+        return "-" if value is None else f"{value:.2f}"
+
+    print()
+    print(f"Jobs on Celery over Redis ({out['broker']}): {out['jobs']:,} no-op jobs queued in one transaction, "
+          f"then ONE `accord worker --concurrency {out['concurrency']}` (one worker process with a prefork pool of "
+          f"{out['concurrency']} processes, each running one job at a time); timed from the first job's started_at "
+          "to the last one's finished_at:")
+    print(f"  {out['jobs_per_s']:.0f} jobs/s ({out['succeeded']:,} in {out['run_s']} s); CPU per job: worker "
+          f"{ms(out['worker_cpu_ms_per_job'])} ms, PostgreSQL {ms(out['database_cpu_ms_per_job'])} ms")
+    print(f"  queuing: INSERTs {out['insert_s']:.2f} s, commit {out['commit_s']:.2f} s, messages sent after the "
+          f"commit {out['send_s']:.2f} s ({out['jobs'] / out['send_s']:.0f}/s: jobs.dispatch sends each job "
+          "on its own, one UPDATE job SET dispatched_at + one publish)")
+    print("  per job, the worker runs jobs.run: SELECT its name (1 transaction), UPDATE ... state 'running' "
+          "RETURNING (the claim, 1 transaction), the job, UPDATE ... 'succeeded' (1 transaction), then acknowledges "
+          f"the message; worker log: {out['worker_log']}")
+    local = out["in_process"]
+    print(f"  without Celery: jobs.run on {local['jobs']:,} no-op jobs in this process, one after another: "
+          f"{local['jobs_per_s']:.0f} jobs/s, {local['wall_ms_per_job']:.2f} ms wall and {local['cpu_ms_per_job']:.2f} "
+          "ms CPU of this process per job (the rest of the worker's CPU per job is Celery's: the message, the "
+          "prefork pool's hand-over, the acknowledgement)")
+
+
+# ---------------------------------------------------------------------------------------
+# Section "webhooks": delivery latency after commit at a steady write rate
+# ---------------------------------------------------------------------------------------
+
+
+def add_webhooks_options(parser):
+    group = parser.add_argument_group("section webhooks (delivery latency after commit)")
+    group.add_argument("--webhook-rate", type=positive, default=50, help="contact creates (events) per second")
+    group.add_argument("--webhook-seconds", type=positive, default=20, help="seconds of steady creates")
+    group.add_argument("--webhook-writers", type=positive, default=4,
+                       help="threads sharing the paced creates (each sends its share on a fixed schedule)")
+
+
+class Receiver:
+    """A webhook receiver on loopback: records each POST's arrival time and event."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.arrivals = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                arrived = time.time()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                try:
+                    event = json.loads(body)
+                except ValueError:
+                    event = {}
+                with receiver.lock:
+                    receiver.arrivals.append((arrived, event.get("event_id"), event.get("record_id")))
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def received(self):
+        with self.lock:
+            return list(self.arrivals)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def paced_creates(base, token, rate, seconds, writers, tag):
+    """Contact creates at ``rate`` per second for ``seconds``, shared by ``writers``
+    threads on one schedule (write ``i`` is due at ``start + i / rate``; a late one goes at
+    once). Returns ``({record id: created_at as Unix time}, errors, seconds taken)``."""
+    import threading
+    from datetime import datetime
+
+    total = rate * seconds
+    created, errors, lock = {}, [], threading.Lock()
+    auth = {"Authorization": f"Bearer {token}"}
+    start = time.monotonic() + 0.2
+
+    def write(number):
+        for i in range(number, total, writers):
+            wait = start + i / rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            body = {**CREATE_BODY, "last_name": f"Hook-{tag}-{i}", "email": f"hook-{tag}-{i}@{CREATE_DOMAIN}"}
+            try:
+                status, answer = http_json("POST", base + CREATE_PATH, headers=auth, body=body)
+            except OSError as exc:
+                status, answer = None, str(exc)
+            with lock:
+                if status == 201:
+                    created[answer["id"]] = datetime.fromisoformat(answer["created_at"].replace("Z", "+00:00")).timestamp()
+                else:
+                    errors.append(f"{status}: {str(answer)[:200]}")
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return created, errors, time.monotonic() - start
+
+
+def wait_delivered(receiver, record_ids, seconds):
+    """Wait until an event for each of ``record_ids`` arrived, at most ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if record_ids <= {record_id for _, _, record_id in receiver.received()}:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def run_webhooks(args, bench, log):
+    """Serve Accord with the broker, one worker and a scheduler; subscribe a loopback
+    receiver to contact creates; create contacts at ``--webhook-rate`` for
+    ``--webhook-seconds`` and time each event from its record's commit to its arrival."""
+    url, setup, broker = bench["url"], bench["setup"], args.broker_url
+    flush_broker(broker)
+    env = broker_environment(url, broker)
+    port = free_port()
+    server = Server("accord serve", [*accord_command(), "serve", "--workers", str(args.workers), "--threads",
+                                     str(args.threads), "--port", str(port)],
+                    port, env, RESULTS / "scale-webhooks-server.log", "/readyz")
+    processes = [server,
+                 broker_process("accord worker", ["worker", "--concurrency", str(args.worker_concurrency)], env,
+                                "scale-webhooks-worker.log"),
+                 broker_process("accord scheduler", ["scheduler"], env, "scale-webhooks-scheduler.log")]
+    auth = {"Authorization": f"Bearer {setup['token']}"}
+    receiver = Receiver()
+    out = {"rate": args.webhook_rate, "seconds": args.webhook_seconds, "writers": args.webhook_writers,
+           "expected": args.webhook_rate * args.webhook_seconds, "concurrency": args.worker_concurrency,
+           "workers": args.workers, "threads": args.threads, "broker": broker,
+           "target_p95_s": WEBHOOK_P95_TARGET,
+           "logs": [str(p.log_path.relative_to(ROOT)) for p in processes]}
+    subscription = None
+    try:
+        for process in processes:
+            process.start()
+        server.wait_ready()
+        status, answer = http_json("POST", server.base + "/api/v1/admin/webhooks", headers=auth, body={
+            "url": receiver.url, "events": ["created"], "record_types": ["contact"],
+            "description": "bench/scale.py --section webhooks"})
+        if status != 201:
+            raise RuntimeError(f"subscribing the receiver answered {status}: {answer}")
+        subscription = answer["id"]
+        log(f"webhooks: accord serve on {server.base}, accord worker (--concurrency {args.worker_concurrency}), "
+            f"accord scheduler, broker {broker}; receiver {receiver.url} subscribed (webhook {subscription})")
+        warm, errors, _ = paced_creates(server.base, setup["token"], 10, 1, 2, "warm")
+        if errors or not wait_delivered(receiver, set(warm), DRAIN_SECONDS):
+            raise RuntimeError(f"the warm-up events did not arrive (create errors: {errors[:3]})")
+        log(f"  warm-up: {len(warm)} events delivered; {out['expected']:,} creates at {args.webhook_rate}/s over "
+            f"{args.webhook_writers} threads ...")
+        created, errors, took = paced_creates(server.base, setup["token"], args.webhook_rate, args.webhook_seconds,
+                                              args.webhook_writers, "run")
+        last_write = time.monotonic()
+        out["write_s"], out["create_errors"] = round(took, 2), errors
+        out["achieved_rate"] = round(len(created) / took, 1)
+        log(f"  {len(created):,} created in {took:.1f} s ({out['achieved_rate']}/s), {len(errors)} errors; waiting "
+            f"up to {DRAIN_SECONDS} s for the last events ...")
+        wait_delivered(receiver, set(created), DRAIN_SECONDS)
+        out["drain_s"] = round(time.monotonic() - last_write, 2)
+    finally:
+        if subscription is not None:
+            http_json("DELETE", f"{server.base}/api/v1/admin/webhooks/{subscription}", headers=auth)
+        receiver.close()
+        for process in reversed(processes):
+            process.stop()
+        out["exit_status"] = {p.name: p.process.returncode if p.process else None for p in processes}
+        out["log_errors"] = {p.name: p.error_lines() if p.process else [] for p in processes}
+        app = make_app(url, INSTANCE)
+        out["created_rows_deleted"] = remove_created(app)
+        dispose(app)
+    arrivals = {}
+    duplicates = 0
+    for arrived, _, record_id in receiver.received():
+        if record_id in created:
+            duplicates += record_id in arrivals
+            arrivals.setdefault(record_id, arrived)
+    latencies = sorted(arrivals[r] - created[r] for r in arrivals)
+    out["delivered"], out["duplicates"] = len(arrivals), duplicates
+    out["latency_s"] = {"p50": round(pct(latencies, 50), 3), "p95": round(pct(latencies, 95), 3),
+                        "max": round(latencies[-1], 3)} if latencies else None
+    log(f"  {out['delivered']:,} of {out['expected']:,} delivered; latency {out['latency_s']}; processes stopped "
+        f"(exit status {out['exit_status']}); {out['created_rows_deleted']:,} created contacts deleted")
+    return out
+
+
+def webhooks_checks(out):
+    rows = []
+
+    def add(metric, measured, target, ok):
+        rows.append({"metric": metric, "measured": measured, "target": target, "pass": bool(ok)})
+
+    latency = out["latency_s"] or {}
+    p95 = latency.get("p95")
+    add(f"webhook delivery after commit at {out['rate']} events/s, p95 s", "-" if p95 is None else f"{p95:.3f}",
+        f"<= {WEBHOOK_P95_TARGET:g}", p95 is not None and p95 <= WEBHOOK_P95_TARGET)
+    add("webhook events delivered (once each) / expected", f"{out['delivered']:,} / {out['expected']:,}"
+        + (f", {out['duplicates']} twice" if out["duplicates"] else ""), "all",
+        out["delivered"] == out["expected"] and not out["create_errors"])
+    add("creates per second achieved", f"{out['achieved_rate']:.1f}", f">= {0.95 * out['rate']:g}",
+        out["achieved_rate"] >= 0.95 * out["rate"])
+    errors = [line for lines in out["log_errors"].values() for line in lines]
+    add("ERROR lines in the logs (serve, worker, scheduler); exit statuses",
+        f"{len(errors)}; {' / '.join(str(s) for s in out['exit_status'].values())}"
+        + (f": {errors[0][:40]}" if errors else ""), "0; 0 / 0 / 0",
+        not errors and all(s == 0 for s in out["exit_status"].values()))
+    return rows
+
+
+def print_webhooks(out):
+    latency = out["latency_s"] or {}
+    print()
+    print(f"Webhooks: accord serve ({out['workers']} workers x {out['threads']} threads), one accord worker "
+          f"(--concurrency {out['concurrency']}) and accord scheduler on Celery over Redis ({out['broker']}); "
+          f"{out['expected']:,} contact creates through the API at {out['rate']}/s ({out['writers']} paced threads), "
+          "each one event 'created' to a receiver on loopback (http.server):")
+    print(f"  latency from the contact's created_at (taken in its write transaction, just before the commit) to "
+          f"the event's arrival: p50 {latency.get('p50')} s, p95 {latency.get('p95')} s, max {latency.get('max')} s")
+    print(f"  delivered {out['delivered']:,} of {out['expected']:,} ({out['duplicates']} twice); creates "
+          f"{out['achieved_rate']}/s achieved, {len(out['create_errors'])} errors; the last event "
+          f"{out['drain_s']} s after the last write; logs: {', '.join(out['logs'])}")
+
+
+# ---------------------------------------------------------------------------------------
 # Sections and main
 # ---------------------------------------------------------------------------------------
 
@@ -809,9 +1244,10 @@ Section = namedtuple("Section", "add_options preflight run checks report")
 ``run(args, bench, log)`` (its figures, a dict), ``checks(figures)`` (rows of the summary
 table) and ``report(figures)`` (printed below the table)."""
 
-# Further sections (job throughput, webhook delivery) add their entry here.
 SECTIONS = {
     "http": Section(add_http_options, http_preflight, run_http, http_checks, print_http),
+    "jobs": Section(add_jobs_options, broker_preflight, run_jobs, jobs_checks, print_jobs),
+    "webhooks": Section(add_webhooks_options, broker_preflight, run_webhooks, webhooks_checks, print_webhooks),
 }
 
 
@@ -841,11 +1277,14 @@ def parse_args(argv=None):
 def reproduce_command(args, url):
     parts = ["python3", "bench/scale.py", "--rows", str(args.rows)]
     defaults = parse_args([])
-    for name in ("workers", "threads", "connections", "duration", "rounds", "warmup", "batch", "profile"):
+    for name in ("workers", "threads", "connections", "duration", "rounds", "warmup", "batch", "profile", "jobs",
+                 "worker_concurrency", "webhook_rate", "webhook_seconds", "webhook_writers"):
         if getattr(args, name) != getattr(defaults, name):
-            parts += [f"--{name}", f"{getattr(args, name):g}"]
+            parts += [f"--{name.replace('_', '-')}", f"{getattr(args, name):g}"]
     for name in args.section if args.section != list(SECTIONS) else ():
         parts += ["--section", name]
+    if args.broker_url != DEFAULT_BROKER:
+        parts += ["--broker-url", args.broker_url]
     if args.output:
         parts += ["--output", str(args.output)]
     if args.keep:
