@@ -195,14 +195,13 @@ def admin(app):
 
 
 def make_user(app, email, name, is_admin=False, password=None):
-    from werkzeug.security import generate_password_hash
-
     from accord.core.db import db
     from accord.core.models import User
+    from accord.core.passwords import hash_password
 
     with app.app_context():
         user = User(email=email, name=name, is_admin=is_admin, is_active=True,
-                    password_hash=generate_password_hash(password) if password else None)
+                    password_hash=hash_password(password) if password else None)
         db.session.add(user)
         db.session.commit()
         return user

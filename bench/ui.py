@@ -162,11 +162,11 @@ def set_password(app):
     from accord.core.db import db
     from accord.core.models import User
     from sqlalchemy import update
-    from werkzeug.security import generate_password_hash
+    from accord.core.passwords import hash_password
 
     with app.app_context():
         db.session.execute(update(User).where(User.email == ADMIN_EMAIL)
-                           .values(password_hash=generate_password_hash(PASSWORD)))
+                           .values(password_hash=hash_password(PASSWORD)))
         db.session.commit()
         db.session.remove()
 

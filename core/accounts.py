@@ -2,11 +2,11 @@
 with the security work."""
 
 from sqlalchemy import func, select, update
-from werkzeug.security import generate_password_hash
 
 from .db import db
 from .errors import NotFound
 from .models import User
+from .passwords import hash_password
 
 
 def find_user(email):
@@ -33,7 +33,7 @@ def ensure_admin(email, password, name="Administrator"):
 
     record = current_accord().records.create("user", {"email": email.strip(), "name": name}, SYSTEM)
     db.session.execute(
-        update(User).where(User.id == record.id).values(is_admin=True, password_hash=generate_password_hash(password))
+        update(User).where(User.id == record.id).values(is_admin=True, password_hash=hash_password(password))
     )
     db.session.commit()
     return db.session.get(User, record.id), True

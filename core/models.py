@@ -497,3 +497,18 @@ class WebhookAttempt(db.Model):
     status_code = mapped_column(Integer, nullable=True)
     duration_ms = mapped_column(Integer, nullable=False)
     error = mapped_column(Text, nullable=True)
+
+
+class SignInFailure(db.Model):
+    """A wrong password at sign-in, by account (the email as typed, lower-cased) and by
+    network address; recent ones slow down guessing (:mod:`accord.core.throttle`)."""
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (
+        Index("ix_sign_in_failure_email", "email", "at"),
+        Index("ix_sign_in_failure_address", "address", "at"),
+    )
+    id = mapped_column(IdType, primary_key=True, autoincrement=True)
+    email = mapped_column(String(254), nullable=False)
+    address = mapped_column(String(64), nullable=False)
+    at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)

@@ -141,9 +141,9 @@ def test_init_creates_the_database_and_the_admin(accord, instance, open_app):
     with app.app_context():
         user = find_user(ADMIN)
         assert user.is_admin and user.is_active
-        from werkzeug.security import check_password_hash
+        from accord.core.passwords import check_password
 
-        assert check_password_hash(user.password_hash, PASSWORD)
+        assert user.password_hash.startswith("$argon2id$") and check_password(user.password_hash, PASSWORD) == (True, None)
 
     again = accord("init", "--admin-email", ADMIN, "--admin-password", PASSWORD)
     assert again.exit_code == 0, again

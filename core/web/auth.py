@@ -13,12 +13,13 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, g, redirect, request, session, url_for
-from sqlalchemy import bindparam, select
-from werkzeug.security import check_password_hash
+from sqlalchemy import bindparam, select, update
 
+from .. import throttle
 from ..db import db
 from ..models import User
-from ..records import Actor
+from ..passwords import check_password
+from ..records import Actor, write_unit
 from .rendering import render
 
 bp = Blueprint("auth", __name__)
@@ -116,11 +117,22 @@ def login():
         check_csrf()
         email = request.form.get("email", "").strip().lower()
         password = request.form.get("password", "")
+        address = request.remote_addr or "unknown"
+        refused = throttle.refusal(email, address)
+        if refused:
+            return render("login.html", title="Sign in", breadcrumbs=[], help_page="auth.login", error=refused,
+                          email=email, next=request.values.get("next", "")), 429
         user = db.session.execute(select(User).where(db.func.lower(User.email) == email,
                                                      User.is_active.is_(True), User.deleted_at.is_(None))).scalar_one_or_none()
-        if user is None or not user.password_hash or not check_password_hash(user.password_hash, password):
+        matches, renewed = check_password(user.password_hash if user else None, password)
+        if not matches:
+            throttle.record_failure(email, address)
             error = "That email and password do not match an active account."
         else:
+            throttle.forget(email)
+            if renewed:
+                with write_unit() as write:
+                    write.execute(update(User).where(User.id == user.id).values(password_hash=renewed))
             csrf = session.get(CSRF_FIELD)
             session.clear()
             session[CSRF_FIELD] = csrf or secrets.token_urlsafe(32)
