@@ -17,7 +17,10 @@ from webhook_receiver import Receiver
 from accord.core.tokens import create_token
 from accord.testing import make_user
 
-BROKER = "redis://127.0.0.1:6379/6"
+BROKER = "redis://127.0.0.1:6379/{database}"
+BROKER_DATABASES = range(8, 16)
+CLAIM_KEY = "accord-test-claimed-by"
+CLAIM_SECONDS = 1800
 CLIENTS = 4
 DEALS_PER_CLIENT = 25
 DELIVERY_SECONDS = 180
@@ -28,12 +31,23 @@ pytestmark = pytest.mark.skipif(not os.environ.get("ACCORD_TEST_DATABASE_URL", "
 
 @pytest.fixture
 def broker():
+    """A Redis database of this test's own (another test session on the machine may be
+    running this test too, and its worker would take these jobs): the first of
+    :data:`BROKER_DATABASES` whose claim key this test can set, emptied before and after."""
     import redis
 
-    require_service(BROKER, "Redis")
-    client = redis.Redis.from_url(BROKER)
-    client.flushdb()
-    yield BROKER
+    require_service(BROKER.format(database=0), "Redis")
+    for database in BROKER_DATABASES:
+        client = redis.Redis.from_url(BROKER.format(database=database))
+        if client.set(CLAIM_KEY, os.getpid(), nx=True, ex=CLAIM_SECONDS):
+            break
+        client.close()
+    else:
+        pytest.fail(f"every Redis database in {BROKER_DATABASES} is claimed by another test run")
+    for key in client.scan_iter():
+        if key != CLAIM_KEY.encode():
+            client.delete(key)
+    yield BROKER.format(database=database)
     client.flushdb()
     client.close()
 
