@@ -1,9 +1,12 @@
 """Background jobs on Celery, over Redis or RabbitMQ (the setting ``BROKER_URL``).
 
-The ``job`` row stays the job's truth; a message only says "job N may be due now". Its one
-task, ``accord.run_job(job_id)``, calls :func:`accord.core.jobs.run`, which claims, runs,
-retries or fails the job, so a message that comes twice, early, or for a job that is done
-or held by a live lease changes nothing. Messages are acknowledged after the run
+The ``job`` row stays the job's truth; a message only says "jobs N, M... may be due now".
+Its one task, ``accord.run_jobs([[job_id, name], ...])``, calls
+:func:`accord.core.jobs.run_each`, which claims, runs, retries or fails each job, so a
+message that comes twice, early, or for a job that is done or held by a live lease changes
+nothing. Jobs one commit queued travel together, up to ``JOBS_PER_MESSAGE`` to a message
+(fewer when there are few, so the worker's processes share them): Celery's cost per
+message is then paid once for many jobs. Messages are acknowledged after the run
 (``task_acks_late``): a worker killed mid-job leaves its message to the broker and its job
 to the lease.
 
@@ -28,13 +31,13 @@ from sqlalchemy import case, literal, or_, select, update
 
 from .config import ConfigError, load_config
 from .db import UTCDateTime, db, utcnow
-from .jobs import DEFAULT_LEASE_SECONDS, DEFAULT_QUEUE, definitions, queue_scheduled, run, schedules
+from .jobs import DEFAULT_LEASE_SECONDS, DEFAULT_QUEUE, definitions, queue_scheduled, run_each, schedules
 from .models import Job
 from .records import write_unit
 
 log = logging.getLogger("accord.jobs")
 
-TASK = "accord.run_job"
+TASK = "accord.run_jobs"
 CELERY = "accord_celery"
 SEND_AHEAD_SECONDS = 600
 """The longest wait a message is sent ahead of its job's time for (a worker holds it,
@@ -46,6 +49,11 @@ SWEEP_GRACE_SECONDS = 5
 """A job that just came due is left this long to the process that queued it, which sends
 its message right after its commit."""
 SWEEP_LIMIT = 500
+JOBS_PER_MESSAGE = 20
+MESSAGES_AT_LEAST = 8
+"""Due jobs sent together are split into at least this many messages (while each holds at
+least one job), so the worker's pool processes run them side by side."""
+SEND_CHUNK = 500
 VISIBILITY_MARGIN_SECONDS = 60
 BROKER_CONNECT_SECONDS = 2
 TICK_SECONDS = 1.0
@@ -98,11 +106,13 @@ def _make_celery(app):
     )
 
     @celery.task(name=TASK, ignore_result=True)
-    def run_job(job_id):
-        """Run job ``job_id`` once; then send it again for its retry, or for its time if
-        this message came early."""
-        if run(app, job_id) in (None, "queued"):
-            send(app, [job_id])
+    def run_jobs(jobs):
+        """Run each ``[job_id, name]`` of ``jobs`` once; then send those that are queued
+        again for their retry, or for their time if this message came early."""
+        states = run_each(app, [(job_id, name) for job_id, name in jobs])
+        again = [job_id for (job_id, name), state in zip(jobs, states) if state in (None, "queued")]
+        if again:
+            send(app, again)
 
     return celery
 
@@ -115,17 +125,20 @@ def send(app, job_ids):
     at once when due, not at all when that is more than ``SEND_AHEAD_SECONDS`` away (the
     scheduler sends it then)."""
     table = Job.__table__
+    job_ids = list(job_ids)
     with app.app_context():
         now = utcnow()
         arrives = case((table.c.run_at > now, table.c.run_at), else_=literal(now, UTCDateTime()))
+        rows = []
         with write_unit() as session:
-            rows = session.execute(
-                update(table)
-                .where(table.c.id.in_(list(job_ids)), table.c.state == "queued",
-                       table.c.run_at <= now + timedelta(seconds=SEND_AHEAD_SECONDS))
-                .values(dispatched_at=arrives)
-                .returning(table.c.id, table.c.name, table.c.run_at)
-            ).all()
+            for start in range(0, len(job_ids), SEND_CHUNK):
+                rows += session.execute(
+                    update(table)
+                    .where(table.c.id.in_(job_ids[start:start + SEND_CHUNK]), table.c.state == "queued",
+                           table.c.run_at <= now + timedelta(seconds=SEND_AHEAD_SECONDS))
+                    .values(dispatched_at=arrives)
+                    .returning(table.c.id, table.c.name, table.c.run_at)
+                ).all()
         _publish(app, rows, now)
 
 
@@ -164,24 +177,41 @@ def _unsent(table, now):
 
 
 def _publish(app, rows, now):
-    """Send the messages of ``rows`` (id, name, run_at) to their jobs' queues; on a broker
-    failure, forget that the rest were sent so the scheduler sends them as soon as it can."""
+    """Send the messages of ``rows`` (id, name, run_at) to their jobs' queues: due jobs of
+    a queue together (:func:`_messages`), a later one on its own with its countdown. On a
+    broker failure, forget that the rest were sent so the scheduler sends them as soon as
+    it can."""
     if not rows:
         return
     celery = celery_app(app)
     queues = {name: job["queue"] for name, job in definitions().items()}
-    for position, (job_id, name, run_at) in enumerate(rows):
-        try:
-            celery.send_task(TASK, args=[job_id], queue=queues.get(name, DEFAULT_QUEUE),
-                             countdown=max((run_at - now).total_seconds(), 0))
-        except Exception as exc:  # noqa: BLE001 - the jobs stay queued; the scheduler resends them
-            unsent = [row[0] for row in rows[position:]]
-            log.warning("could not send jobs %s to the broker (%s: %s); the scheduler resends them",
-                        unsent, type(exc).__name__, exc)
-            table = Job.__table__
-            with write_unit() as session:
-                session.execute(update(table).where(table.c.id.in_(unsent)).values(dispatched_at=None))
-            return
+    due, later = {}, []
+    for row in rows:
+        if row.run_at > now:
+            later.append(([row], queues.get(row.name, DEFAULT_QUEUE), (row.run_at - now).total_seconds()))
+        else:
+            due.setdefault(queues.get(row.name, DEFAULT_QUEUE), []).append(row)
+    messages = [(batch, queue, 0) for queue, queued in due.items() for batch in _messages(queued)] + later
+    position = 0
+    try:
+        with celery.producer_or_acquire() as producer:
+            for position, (batch, queue, countdown) in enumerate(messages):
+                celery.send_task(TASK, args=[[[row.id, row.name] for row in batch]], queue=queue,
+                                 countdown=countdown or None, producer=producer)
+    except Exception as exc:  # noqa: BLE001 - the jobs stay queued; the scheduler resends them
+        unsent = [row.id for batch, _, _ in messages[position:] for row in batch]
+        log.warning("could not send jobs %s to the broker (%s: %s); the scheduler resends them",
+                    unsent, type(exc).__name__, exc)
+        table = Job.__table__
+        with write_unit() as session:
+            session.execute(update(table).where(table.c.id.in_(unsent)).values(dispatched_at=None))
+
+
+def _messages(rows):
+    """``rows`` split into messages of at most ``JOBS_PER_MESSAGE`` jobs, and into at least
+    ``MESSAGES_AT_LEAST`` messages while there are that many jobs."""
+    size = max(1, min(JOBS_PER_MESSAGE, len(rows) // MESSAGES_AT_LEAST))
+    return [rows[start:start + size] for start in range(0, len(rows), size)]
 
 
 # Processes -------------------------------------------------------------------------------

@@ -29,12 +29,13 @@ import time
 import traceback
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from flask import g
+from sqlalchemy import bindparam, delete, func, or_, select, update
 
 from .db import db, utcnow
 from .errors import BadRequest, Conflict, NotFound
 from .models import JOB_STATES, Job
-from .records import on_commit, write_unit
+from .records import on_commit_together, write_unit
 
 log = logging.getLogger("accord.jobs")
 
@@ -96,7 +97,7 @@ def _enqueue(name, key, delay_seconds, arguments):
         job_id = session.execute(_insert_if_new(session, table).values(**row).returning(table.c.id)).scalar()
         new = job_id is not None
         if new:
-            on_commit(lambda: dispatch(app, [job_id]))
+            _dispatch_after_commit(app, job_id)
         else:
             job_id = session.execute(select(table.c.id).where(table.c.name == name, table.c.key == key)).scalar_one()
     return job_id, new
@@ -108,6 +109,11 @@ def _insert_if_new(session, table):
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     return dialect_insert(table).on_conflict_do_nothing(index_elements=["name", "key"])
+
+
+def _dispatch_after_commit(app, job_id):
+    """Dispatch ``job_id`` once the write unit commits, with the unit's other jobs."""
+    on_commit_together("accord_jobs", job_id, lambda job_ids: dispatch(app, job_ids))
 
 
 def dispatch(app, job_ids):
@@ -130,32 +136,67 @@ def dispatch(app, job_ids):
 # Running --------------------------------------------------------------------------------
 
 
-def run(app, job_id):
+def run(app, job_id, name=None):
     """Claim job ``job_id`` and run it once; returns its state afterwards, or ``None`` when
-    it was not there to claim (not due, done, or claimed by another runner)."""
-    with app.app_context():
-        try:
-            return _run(app, job_id)
-        finally:
-            db.session.remove()
+    it was not there to claim (not due, done, or claimed by another runner). ``name``, when
+    the caller knows it (a broker message carries it), saves looking it up."""
+    return run_each(app, [(job_id, name)])[0]
 
 
-def _run(app, job_id):
-    table = Job.__table__
-    name = db.session.execute(select(table.c.name).where(table.c.id == job_id)).scalar()
-    db.session.rollback()
-    if name is None:
-        return None
-    job = definitions().get(name)
+def run_each(app, jobs):
+    """Run each ``(job id, name or None)`` of ``jobs`` once, in turn, as :func:`run` does,
+    each in an app context of its own; the active plugins are read once for them all (a
+    broker message carries the jobs one commit queued). Returns their states."""
+    states, generation = [], None
+    for job_id, name in jobs:
+        with app.app_context():
+            if generation is not None:
+                g.accord_generation = generation
+            try:
+                states.append(_run(app, job_id, name))
+                generation = getattr(g.get("accord_catalog"), "generation", None)
+            finally:
+                db.session.remove()
+    return states
+
+
+def _due(table, now):
+    return or_(
+        (table.c.state == "queued") & (table.c.run_at <= now),
+        (table.c.state == "running") & (table.c.lease_until < now),
+    )
+
+
+_JOB = Job.__table__
+_NOW = bindparam("now", type_=Job.run_at.type)
+_NAME_OF = select(_JOB.c.name).where(_JOB.c.id == bindparam("job_id"))
+_CLAIM = (
+    update(_JOB)
+    .where(_JOB.c.id == bindparam("job_id"), _JOB.c.name == bindparam("job_name"), _due(_JOB, _NOW))
+    .values(state="running", attempts=_JOB.c.attempts + 1, started_at=_NOW,
+            lease_until=bindparam("until", type_=Job.lease_until.type))
+    .returning(_JOB.c.attempts, _JOB.c.max_attempts, _JOB.c.arguments)
+)
+_ATTEMPT_ENDED = (
+    update(_JOB)
+    .where(_JOB.c.id == bindparam("job_id"), _JOB.c.state == "running", _JOB.c.attempts == bindparam("attempt"))
+    .values(state=bindparam("ended_as"), lease_until=None, last_error=bindparam("error"),
+            finished_at=bindparam("finished", type_=Job.finished_at.type),
+            run_at=func.coalesce(bindparam("retry_at", type_=Job.run_at.type), _JOB.c.run_at))
+)
+
+
+def _run(app, job_id, name):
     now = utcnow()
-    lease = job["lease_seconds"] if job else DEFAULT_LEASE_SECONDS
-    with write_unit() as session:
-        claimed = session.execute(
-            update(table).where(table.c.id == job_id, _due(table, now))
-            .values(state="running", attempts=table.c.attempts + 1, started_at=now,
-                    lease_until=now + timedelta(seconds=lease))
-            .returning(table.c.attempts, table.c.max_attempts, table.c.arguments)
-        ).first()
+    with write_unit() as session:  # the name, the active jobs and the claim: one transaction
+        if name is None:
+            name = session.execute(_NAME_OF, {"job_id": job_id}).scalar()
+            if name is None:
+                return None
+        job = definitions().get(name)
+        lease = job["lease_seconds"] if job else DEFAULT_LEASE_SECONDS
+        claimed = session.execute(_CLAIM, {"job_id": job_id, "job_name": name, "now": now,
+                                           "until": now + timedelta(seconds=lease)}).first()
     if claimed is None:
         return None
     attempts, max_attempts, arguments = claimed
@@ -168,42 +209,32 @@ def _run(app, job_id):
         db.session.rollback()
         error = "".join(traceback.format_exception(exc))[-ERROR_CHARS:]
         if attempts >= max_attempts or job is None:
-            state, values = "failed", {"finished_at": utcnow()}
+            state, finished, retry_at = "failed", utcnow(), None
             log.error("job %s (%s) failed for good after %d attempts: %s", job_id, name, attempts, exc)
         else:
             delay = min(job["backoff_seconds"] * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS)
-            state, values = "queued", {"run_at": utcnow() + timedelta(seconds=delay)}
+            state, finished, retry_at = "queued", None, utcnow() + timedelta(seconds=delay)
             log.warning("job %s (%s) attempt %d of %d failed, retrying in %.0f s: %s",
                         job_id, name, attempts, max_attempts, delay, exc)
-        _finish(job_id, attempts, state, last_error=error, **values)
     else:
-        state = "succeeded"
-        _finish(job_id, attempts, state, finished_at=utcnow(), last_error=None)
+        state, finished, retry_at, error = "succeeded", utcnow(), None, None
+    _attempt_ended(job_id, attempts, state, error, finished, retry_at)
     _observe(name, "retried" if state == "queued" else state, time.perf_counter() - started)
     return state
 
 
-def _finish(job_id, attempts, state, **values):
+def _attempt_ended(job_id, attempt, state, error, finished, retry_at):
     """Record how an attempt ended, unless the job was claimed again meanwhile (its lease
     ran out while it was still running)."""
-    table = Job.__table__
     with write_unit() as session:
-        session.execute(update(table).where(table.c.id == job_id, table.c.state == "running",
-                                            table.c.attempts == attempts)
-                        .values(state=state, lease_until=None, **values))
+        session.execute(_ATTEMPT_ENDED, {"job_id": job_id, "attempt": attempt, "ended_as": state, "error": error,
+                                         "finished": finished, "retry_at": retry_at})
 
 
 def _observe(name, state, seconds):
     from .metrics import observe_job
 
     observe_job(name, state, seconds)
-
-
-def _due(table, now):
-    return or_(
-        (table.c.state == "queued") & (table.c.run_at <= now),
-        (table.c.state == "running") & (table.c.lease_until < now),
-    )
 
 
 def due_ids(limit=100):
@@ -435,7 +466,7 @@ def retry(app, job_id):
         if job.state != "failed":
             raise Conflict(f"Job {job_id} is {job.state}; only a failed job can be retried.")
         job.state, job.attempts, job.run_at, job.finished_at = "queued", 0, utcnow(), None
-        on_commit(lambda: dispatch(app, [job_id]))
+        _dispatch_after_commit(app, job_id)
     return job
 
 

@@ -584,6 +584,7 @@ def write_unit():
         raise
     finally:
         pipeline_totals.discard(session)
+        session.info.pop("accord_commit_batches", None)
         pending = session.info.pop("accord_after_commit")
     for callback in pending:
         callback()
@@ -606,6 +607,18 @@ def begin_write():
 def on_commit(callback):
     """Run ``callback()`` once the current write unit has committed."""
     db.session().info["accord_after_commit"].append(callback)
+
+
+def on_commit_together(key, item, callback):
+    """Add ``item`` to the current write unit's batch ``key``; once the unit has
+    committed, ``callback(items)`` runs once with the whole batch (the jobs a unit queued
+    go to the broker together)."""
+    batches = db.session().info.setdefault("accord_commit_batches", {})
+    items = batches.get(key)
+    if items is None:
+        items = batches[key] = []
+        on_commit(lambda: callback(items))
+    items.append(item)
 
 
 def live_ids(rt, ids):

@@ -168,13 +168,27 @@ def test_a_job_queued_in_a_transaction_that_rolls_back_sends_nothing(app, broker
             with write_unit():
                 jobs.enqueue("test.create_contact", last_name="Never")
                 raise RuntimeError("the request failed after queueing")
+        assert count(app, "job") == 0 and broker.messages() == 0
+        return jobs.enqueue("test.create_contact", last_name="Sent")  # the next unit of the same session
 
-    in_app(app, queue_then_fail)
-    assert count(app, "job") == 0 and broker.messages() == 0
+    sent = in_app(app, queue_then_fail)
     assert app.extensions.get(jobs.RUNNER) is None, "with a broker, no process runs jobs of its own"
-    sent = queue(app, "test.create_contact", last_name="Sent")
     wait_for(lambda: broker.messages() == 1, "message for the committed job")
     assert job(app, sent)["state"] == "queued" and broker.messages() == 1
+
+
+def test_jobs_one_commit_queued_share_messages_and_each_runs_once(app, broker, processes):
+    def queue_together():
+        with write_unit():
+            return [jobs.enqueue("test.create_contact", last_name=f"Batch {n}") for n in range(30)]
+
+    queued = in_app(app, queue_together)
+    wait_for(lambda: broker.messages() == 10, "30 jobs in 10 messages (3 each, so the pool shares them)")
+    assert all(sent is not None for sent, in sql(app, "SELECT dispatched_at FROM job"))
+    processes.worker()
+    wait_for(lambda: finished(app, *queued), "finished jobs", processes)
+    assert [job(app, job_id)["attempts"] for job_id in queued] == [1] * 30
+    assert count(app, "contact", "last_name LIKE 'Batch %'") == 30
 
 
 def test_a_worker_runs_jobs_once_retries_them_and_fails_them_for_good(app, broker, processes, tmp_path):
@@ -193,7 +207,7 @@ def test_a_worker_runs_jobs_once_retries_them_and_fails_them_for_good(app, broke
 
     celery = job_broker.celery_app(app)
     for _ in range(2):  # duplicates for a job that is done (the broker's redelivery, say)
-        celery.send_task(job_broker.TASK, args=[once], queue=broker.queue)
+        celery.send_task(job_broker.TASK, args=[[[once, "test.create_contact"]]], queue=broker.queue)
     later = queue(app, "test.create_contact", last_name="Later")  # behind them in the queue
     wait_for(lambda: finished(app, later), "job queued after the duplicates", processes)
     assert job(app, once)["attempts"] == 1 and count(app, "contact", "last_name = 'Once'") == 1
