@@ -6,6 +6,7 @@ application when it runs. Errors print one line on stderr and exit 1.
 
 import os
 import sys
+from contextlib import contextmanager
 
 import click
 
@@ -128,6 +129,38 @@ def describe_error(exc):
     return " ".join(str(exc).split()) or name
 
 
+@contextmanager
+def refused_input():
+    """Report the service layer's :class:`RecordInvalid` (a value refused as given) as one
+    line, like every other error."""
+    from accord.core.errors import RecordInvalid
+
+    try:
+        yield
+    except RecordInvalid as exc:
+        raise click.ClickException(describe_error(exc)) from None
+
+
+def cli_actor():
+    """Who acts for a command (audit trail, ``created_by``)."""
+    from accord.core.records import Actor
+
+    return Actor(user_id=None, source="cli", is_admin=True, name="cli")
+
+
+def echo_table(headers, rows):
+    """Rows under a header line, each column as wide as its widest cell."""
+    cells = [list(headers)] + [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def utc_minute(value, empty="-"):
+    """A timestamp to the minute, UTC (``2025-01-31 09:30Z``), or ``empty``."""
+    return f"{value:%Y-%m-%d %H:%M}Z" if value is not None else empty
+
+
 @click.group(cls=AccordGroup)
 @click.option("--instance", envvar="ACCORD_INSTANCE_PATH", default=DEFAULT_INSTANCE, show_default=True,
               type=click.Path(file_okay=False), help="Instance folder: SQLite file, uploads, outbox, logs.")
@@ -147,17 +180,13 @@ def main(ctx, instance, database_url):
 @pass_context
 def init(obj, admin_email, admin_password, admin_name):
     """Create the database (or bring it up to date) and the first administrator."""
-    from accord.core.accounts import ensure_admin
+    from accord.core.accounts import email_problem, ensure_admin, password_problem
     from accord.core.migrate import upgrade
 
-    if len(admin_password) < 8:
-        raise click.ClickException("the administrator password needs at least 8 characters")
-    from marshmallow import ValidationError, fields as ma
-
-    try:
-        ma.Email().deserialize(admin_email)
-    except ValidationError:
-        raise click.ClickException(f"{admin_email!r} is not a valid email address") from None
+    if problem := password_problem(admin_password):
+        raise click.ClickException(f"the administrator password {problem}")
+    if problem := email_problem(admin_email.strip()):
+        raise click.ClickException(problem)
     upgrade(obj.app)
     with obj.app.app_context():
         user, created = ensure_admin(admin_email, admin_password, admin_name)
@@ -221,8 +250,89 @@ def demo(obj, vertical, host, port, no_serve):
 
 
 @main.group()
+def users():
+    """User accounts: create, list, change the role, switch off and on."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", default="user", show_default=True, help="See 'accord users roles'.")
+@click.option("--password", default=None, help="Asked for (twice, hidden) when omitted.")
+@pass_context
+def users_create(obj, email, name, role, password):
+    """Create a user who can sign in with the password."""
+    from accord.core.accounts import check_new_user, create_user, role_of
+
+    with obj.app.app_context(), refused_input():
+        check_new_user(email, password, role)
+        if password is None:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+        user = create_user(email, name, password, role=role, actor=cli_actor())
+    click.echo(f"Created user {user.id}: {user.email} ({role_of(user)}).")
+
+
+@users.command("list")
+@pass_context
+def users_list(obj):
+    """Every user: id, email, name, role, whether active, when created."""
+    from accord.core.accounts import list_users, role_of
+
+    with obj.app.app_context():
+        rows = [(u.id, u.email, u.name, role_of(u), "yes" if u.is_active else "no", utc_minute(u.created_at))
+                for u in list_users()]
+    echo_table(("id", "email", "name", "role", "active", "created"), rows)
+
+
+@users.command("roles")
+def users_roles():
+    """The roles a user can have."""
+    from accord.core.accounts import ROLES
+
+    for role, meaning in ROLES.items():
+        click.echo(f"{role:8} {meaning}")
+
+
+@users.command("set-role")
+@click.argument("email")
+@click.argument("role")
+@pass_context
+def users_set_role(obj, email, role):
+    """Give user EMAIL the ROLE (see 'accord users roles')."""
+    from accord.core.accounts import set_role
+
+    with obj.app.app_context(), refused_input():
+        user, changed = set_role(email, role, actor=cli_actor())
+    click.echo(f"{user.email} now has the role {role}." if changed else f"{user.email} already has the role {role}.")
+
+
+@users.command("deactivate")
+@click.argument("email")
+@pass_context
+def users_deactivate(obj, email):
+    """Switch user EMAIL off (no sign-in, no API) and revoke its API tokens; the data stays."""
+    from accord.core.accounts import deactivate_user
+
+    with obj.app.app_context():
+        user, revoked = deactivate_user(email, actor=cli_actor())
+    click.echo(f"{user.email} is deactivated; {revoked} API token(s) revoked.")
+
+
+@users.command("activate")
+@click.argument("email")
+@pass_context
+def users_activate(obj, email):
+    """Switch user EMAIL on again (its revoked tokens stay revoked)."""
+    from accord.core.accounts import activate_user
+
+    with obj.app.app_context():
+        user, changed = activate_user(email, actor=cli_actor())
+    click.echo(f"{user.email} is active again." if changed else f"{user.email} is already active.")
+
+
+@main.group()
 def tokens():
-    """API tokens."""
+    """API tokens: create, list, revoke."""
 
 
 @tokens.command("create")
@@ -230,18 +340,54 @@ def tokens():
 @click.option("--name", default="cli", show_default=True)
 @click.option("--scope", "scopes", multiple=True, type=click.Choice(["read", "write"]),
               help="Repeat for several; default read and write.")
+@click.option("--type", "record_types", multiple=True,
+              help="Only this record type, e.g. contact (repeat for several; default every type).")
 @click.option("--days", type=click.IntRange(1, 3650), default=None, help="Expire after this many days.")
 @pass_context
-def tokens_create(obj, email, name, scopes, days):
+def tokens_create(obj, email, name, scopes, record_types, days):
     """Create a token; it is printed once, alone on the last line."""
     from accord.core.accounts import find_user
     from accord.core.tokens import create_token
 
-    with obj.app.app_context():
+    with obj.app.app_context(), refused_input():
         user = find_user(email)
-        token = create_token(user, name=name, scopes=scopes or ("read", "write"), days=days)
+        token = create_token(user, name=name, scopes=scopes or ("read", "write"), days=days,
+                             record_types=record_types)
     click.echo(f"Token {name!r} for {user.email}:", err=True)
     click.echo(token)
+
+
+@tokens.command("list")
+@click.option("--user", "email", default=None, help="Only the tokens of this user.")
+@click.option("--all", "include_inactive", is_flag=True, help="Also revoked and expired tokens.")
+@pass_context
+def tokens_list(obj, email, include_inactive):
+    """Tokens with their user, scopes, record types and dates; never the token itself."""
+    from accord.core.accounts import find_user
+    from accord.core.db import utcnow
+    from accord.core.tokens import list_tokens, token_state
+
+    with obj.app.app_context():
+        user = find_user(email) if email else None
+        now = utcnow()
+        rows = [(token.id, owner, token.name, ",".join(token.scopes),
+                 ",".join(token.record_types) if token.record_types else "all", utc_minute(token.created_at),
+                 utc_minute(token.expires_at, "never"), utc_minute(token.revoked_at), token_state(token, now))
+                for token, owner in list_tokens(user, include_inactive)]
+    echo_table(("id", "user", "name", "scopes", "types", "created", "expires", "revoked", "state"), rows)
+
+
+@tokens.command("revoke")
+@click.argument("token_ids", nargs=-1, required=True, type=int)
+@pass_context
+def tokens_revoke(obj, token_ids):
+    """Revoke tokens by id (see 'accord tokens list'); the API refuses them from the next request."""
+    from accord.core.tokens import revoke_tokens
+
+    with obj.app.app_context():
+        revoked = revoke_tokens(token_ids)
+    for token_id, newly in revoked.items():
+        click.echo(f"Revoked token {token_id}." if newly else f"Token {token_id} was already revoked.")
 
 
 @main.group()

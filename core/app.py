@@ -40,7 +40,8 @@ def create_app(config=None):
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="accord_session",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        SESSION_COOKIE_SECURE=settings["SESSION_COOKIE_SECURE"],
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings["SESSION_MAX_HOURS"]),
         ACCORD=settings,
     )
     logs.init_request_logging(app)

@@ -19,10 +19,24 @@ DEFAULTS = {
     "METRICS_TOKEN": None,
     "GRACEFUL_TIMEOUT": 30,
     "JOBS_THREADS": 2,
+    "SESSION_IDLE_MINUTES": 30,
+    "SESSION_MAX_HOURS": 12,
+    "SESSION_COOKIE_SECURE": False,
+    "PASSWORD_RESET_MINUTES": 60,
+    "BASE_URL": None,
+    "SMTP_HOST": None,
+    "SMTP_PORT": 587,
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_STARTTLS": True,
+    "MAIL_FROM": "accord@localhost",
 }
 
-INTEGER_SETTINGS = {"MAX_BODY_BYTES", "IDEMPOTENCY_TTL_HOURS", "GRACEFUL_TIMEOUT", "JOBS_THREADS"}
-BOOLEAN_SETTINGS = {"DISCOVER_PLUGINS"}
+INTEGER_SETTINGS = {"MAX_BODY_BYTES", "IDEMPOTENCY_TTL_HOURS", "GRACEFUL_TIMEOUT", "JOBS_THREADS",
+                    "SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "PASSWORD_RESET_MINUTES", "SMTP_PORT"}
+POSITIVE_SETTINGS = ("SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "PASSWORD_RESET_MINUTES")
+"""Durations that must be at least 1: zero would end every session or link at once."""
+BOOLEAN_SETTINGS = {"DISCOVER_PLUGINS", "SESSION_COOKIE_SECURE", "SMTP_STARTTLS"}
 LOG_FORMATS = ("json", "text")
 
 
@@ -63,6 +77,13 @@ def load_config(overrides=None, environ=None):
         settings["LOG_FORMAT"] = settings["LOG_FORMAT"].lower()
         if settings["LOG_FORMAT"] not in LOG_FORMATS:
             raise ConfigError(f"ACCORD_LOG_FORMAT must be json or text, got {settings['LOG_FORMAT']!r}")
+    for name in POSITIVE_SETTINGS:
+        if settings[name] < 1:
+            raise ConfigError(f"ACCORD_{name} must be at least 1, got {settings[name]!r}")
+    if settings["BASE_URL"]:
+        settings["BASE_URL"] = settings["BASE_URL"].rstrip("/")
+        if not settings["BASE_URL"].startswith(("https://", "http://")):
+            raise ConfigError(f"ACCORD_BASE_URL must start with https:// or http://, got {settings['BASE_URL']!r}")
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _instance_secret(instance)
     return settings

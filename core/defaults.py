@@ -49,7 +49,13 @@ def accord_record_validate(app, record_type, values, record, actor):
 @hookimpl
 def accord_record_before_save(app, record, changes, event, actor):
     """Fill what a record needs and the caller left out: deal currency and close month
-    (the forecast groups by it), activity times."""
+    (the forecast groups by it), activity times. A user who is deactivated or deleted loses
+    their web sessions in the same transaction (reactivating them revives none)."""
+    switched_off = event == "update" and "is_active" in changes and not record.get("is_active")
+    if record.type.key == "user" and (event == "delete" or switched_off):
+        from .sessions import end_all
+
+        end_all(record.get("id"))
     if event not in ("create", "update"):
         return
     if record.type.key == "deal":
@@ -68,12 +74,14 @@ def accord_record_before_save(app, record, changes, event, actor):
 
 @hookimpl
 def accord_jobs(app):
-    """The retry of a failed after-commit hook call; the sending of a webhook delivery."""
+    """The retry of a failed after-commit hook call; the sending of a webhook delivery; the
+    sending of a password-reset email."""
+    from .password_reset import jobs_declared
     from .records import AFTER_COMMIT_JOB, run_after_commit_hook
     from .webhooks import delivery_jobs
 
     return [{"name": AFTER_COMMIT_JOB, "run": run_after_commit_hook, "max_attempts": 8, "backoff_seconds": 30},
-            *delivery_jobs()]
+            *delivery_jobs(), *jobs_declared()]
 
 
 @hookimpl

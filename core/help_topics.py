@@ -454,7 +454,7 @@ admin API (`/api/v1/admin/jobs`).
         "key": "core.sign_in",
         "title": "Signing in",
         "group": GETTING_AROUND,
-        "pages": ["auth.login"],
+        "pages": ["auth.login", "password_reset.request", "password_reset.choose"],
         "body": """\
 Sign in with your **email address** and **password**; Accord then opens the page you
 asked for, or the dashboard.
@@ -463,7 +463,14 @@ asked for, or the dashboard.
   sensitive) and try again.
 - Accounts are made by an administrator; the first one is made when Accord is set up
   (`accord init`). Ask an administrator if you cannot sign in.
-- **Sign out** (top right) ends your session; do it on a shared computer.
+- **Sign out** (top right) ends your session; do it on a shared computer. A session also
+  ends after a while without use, and some hours after signing in: then sign in again.
+
+**Forgot your password?** Follow that link under the sign-in form and give your email
+address. If an active account uses it, an email with a link arrives; the link works
+once, for an hour unless your administrator chose otherwise. Choose a new password (the
+form says how long it must be) and type it twice; every session of your account then
+ends, and you sign in with the new password.
 """,
     },
 ]

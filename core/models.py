@@ -289,6 +289,7 @@ class ApiToken(db.Model):
     name = mapped_column(String(120), nullable=False)
     token_hash = mapped_column(String(64), nullable=False, unique=True)
     scopes = mapped_column(JsonType, nullable=False, default=list)
+    record_types = mapped_column(JsonType, nullable=True)  # keys of the types it may reach; NULL: every type
     created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     expires_at = mapped_column(UTCDateTime(), nullable=True)
     revoked_at = mapped_column(UTCDateTime(), nullable=True)
@@ -512,3 +513,71 @@ class SignInFailure(db.Model):
     email = mapped_column(String(254), nullable=False)
     address = mapped_column(String(64), nullable=False)
     at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class WebSession(db.Model):
+    """A signed-in browser: the web UI's session cookie carries only a random id, stored
+    here as its SHA-256, so signing out, deactivation and timeouts take effect on the next
+    request in every process (:mod:`accord.core.sessions`). A session ends when revoked,
+    ``SESSION_IDLE_MINUTES`` after ``last_seen_at`` (refreshed at most once a minute) or
+    ``SESSION_MAX_HOURS`` after ``created_at``, whichever comes first."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (Index("ix_web_session_user", "user_id", "revoked_at"),
+                      Index("ix_web_session_created", "created_at"))
+    id = mapped_column(IdType, primary_key=True, autoincrement=True)
+    token_hash = mapped_column(String(64), nullable=False, unique=True)
+    user_id = mapped_column(IdType, ForeignKey("user.id", ondelete="CASCADE"), nullable=False)
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    last_seen_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    revoked_at = mapped_column(UTCDateTime(), nullable=True)
+    address = mapped_column(String(64), nullable=True)
+    user_agent = mapped_column(String(255), nullable=True)
+
+
+class PasswordResetRequest(db.Model):
+    """A request for a password-reset email, by the email as typed (lower-cased, whether or
+    not an account uses it) and by network address; recent ones limit how many emails one
+    person can have sent (:mod:`accord.core.throttle`)."""
+
+    __tablename__ = "password_reset_request"
+    __table_args__ = (
+        Index("ix_password_reset_request_email", "email", "at"),
+        Index("ix_password_reset_request_address", "address", "at"),
+    )
+    id = mapped_column(IdType, primary_key=True, autoincrement=True)
+    email = mapped_column(String(254), nullable=False)
+    address = mapped_column(String(64), nullable=False)
+    at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+AUDIT_ACTIONS = ("created", "updated", "deleted", "restored", "exported")
+
+
+class AuditEntry(db.Model):
+    """Who did what to which record, and when (:mod:`accord.core.audit`): written in the
+    same transaction as the write it tells of, and never updated or deleted.
+
+    No foreign keys: an entry outlives its record, its record type and its actor's
+    account. ``actor_name`` and ``source`` keep who acted and through which door (``api``,
+    ``web``, ``import``, ``cli``, ``system``...) as they were; ``actor_id`` is ``None`` for
+    the system and jobs. ``changes`` is ``{field: [before, after]}``; ``details`` holds
+    what an action other than a field change needs (an export's format and count)."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (
+        Index("ix_audit_entry_record", "record_type", "record_id", "id"),
+        Index("ix_audit_entry_actor", "actor_id", "id"),
+        Index("ix_audit_entry_at", "at"),
+    )
+    id = mapped_column(IdType, primary_key=True, autoincrement=True)
+    at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    actor_id = mapped_column(IdType, nullable=True)
+    actor_name = mapped_column(String(120), nullable=False, default="")
+    source = mapped_column(String(32), nullable=False)
+    action = mapped_column(String(16), nullable=False)
+    record_type = mapped_column(String(64), nullable=False)
+    record_id = mapped_column(IdType, nullable=True)
+    changes = mapped_column(JsonType, nullable=True)
+    details = mapped_column(JsonType, nullable=True)
+    request_id = mapped_column(String(64), nullable=True)

@@ -2,6 +2,7 @@
 types appear the moment they exist."""
 
 from .. import __version__
+from .audit import ACTIONS as AUDIT_ACTIONS
 from .query import MAX_LIMIT, DEFAULT_LIMIT
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -14,7 +15,7 @@ def openapi_document(catalog):
 
 def _build(catalog):
     paths = {**_meta_paths()}
-    schemas = {"Error": _error_schema(), "SearchResult": _search_result_schema()}
+    schemas = {"Error": _error_schema(), "SearchResult": _search_result_schema(), "AuditEntry": _audit_entry_schema()}
     for rt in sorted(catalog.types.values(), key=lambda t: t.key):
         name = _schema_name(rt)
         schemas[name] = _record_schema(rt)
@@ -160,6 +161,13 @@ def _record_paths(rt, name):
                         **_errors("400", "401", "404")}},
         },
     }
+    paths[f"/api/v1/{rt.plural}/{{record_id}}/audit"] = {
+        "parameters": item_params,
+        "get": {"tags": tag, "operationId": f"audit_{rt.key}", "summary": "This record's audit trail, newest first",
+                "parameters": _audit_parameters(one_record=True),
+                "responses": {"200": {"description": "A page of audit entries", "content": _json(_audit_page())},
+                              **_errors("400", "401", "403", "404")}},
+    }
     if rt.pipeline:
         paths[f"/api/v1/{rt.plural}/{{record_id}}/stage-history"] = {
             "parameters": item_params,
@@ -210,6 +218,12 @@ def _meta_paths():
             "responses": {"200": {"description": "Results", "content": _json({
                 "type": "object", "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/SearchResult"}},
                                                  "query": {"type": "string"}}})}, **_errors("400", "401")}}},
+        "/api/v1/audit": {"get": {
+            "tags": ["Audit"], "operationId": "audit_trail",
+            "summary": "Who created, changed, trashed, restored or exported what, newest first (administrators)",
+            "parameters": _audit_parameters(one_record=False),
+            "responses": {"200": {"description": "A page of audit entries", "content": _json(_audit_page())},
+                          **_errors("400", "401", "403")}}},
         "/api/v1/openapi.json": {"get": {"tags": ["Schema"], "operationId": "openapi", "summary": "This document", "security": [],
                                          "responses": {"200": {"description": "OpenAPI document", "content": _json(obj)}}}},
     }
@@ -244,6 +258,51 @@ def _shared_parameters():
                         "schema": {"type": "string", "maxLength": 255},
                         "description": "Retry-safe create: the same key and body answer the first response again"},
     }
+
+
+def _audit_parameters(one_record):
+    """The audit trail's filters; a record's own trail has no record_type and record_id."""
+
+    def query(name, description, schema=None):
+        return {"name": name, "in": "query", "required": False, "description": description,
+                "schema": schema or {"type": "string"}}
+
+    params = [] if one_record else [
+        query("record_type", "Key of a record type (kept after the type is gone)"),
+        query("record_id", "Id of one record; needs record_type", {"type": "integer", "minimum": 1}),
+    ]
+    return params + [
+        query("actor", "Id of the user who acted", {"type": "integer", "minimum": 1}),
+        query("source", "The door they came in by: api, web, import, cli, system..."),
+        query("action", f"One or more (comma-separated) of {', '.join(AUDIT_ACTIONS)}"),
+        query("since", "Entries at or after this moment", {"type": "string", "format": "date-time"}),
+        query("until", "Entries at or before this moment", {"type": "string", "format": "date-time"}),
+        {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/cursor"},
+    ]
+
+
+def _audit_page():
+    return {"type": "object", "required": ["data", "next_cursor"], "properties": {
+        "data": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}},
+        "next_cursor": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    }}
+
+
+def _audit_entry_schema():
+    nullable_id = {"anyOf": [{"type": "integer"}, {"type": "null"}]}
+    nullable_object = {"anyOf": [{"type": "object"}, {"type": "null"}]}
+    return {"type": "object", "required": ["id", "at", "actor_id", "source", "action", "record_type", "record_id"],
+            "properties": {
+                "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+                "actor_id": nullable_id, "actor_name": {"type": "string"}, "source": {"type": "string"},
+                "action": {"type": "string", "enum": list(AUDIT_ACTIONS)}, "record_type": {"type": "string"},
+                "record_id": nullable_id,
+                "changes": {"anyOf": [{"type": "object", "additionalProperties": {
+                    "type": "array", "minItems": 2, "maxItems": 2,
+                    "description": "[before, after] in the API's JSON form"}}, {"type": "null"}]},
+                "details": nullable_object,
+                "request_id": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            }}
 
 
 def _error_schema():

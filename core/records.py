@@ -19,7 +19,7 @@ from .fields import MAX_ID, format_datetime
 from .errors import AccordError, HookFailed, NotFound, PreconditionFailed, Conflict, RecordInvalid
 from .models import StageHistory
 from .registry import current_accord
-from . import pipeline_totals, search
+from . import audit, pipeline_totals, search
 
 log = logging.getLogger("accord.records")
 
@@ -191,9 +191,7 @@ class RecordService:
                 self._write_stage_history(rt, record, stage_move, actor, now)
             search.index_record(session, record)
             pipeline_totals.track(session, rt, None, record.values)
-            from . import webhooks
-
-            webhooks.record_events(session, record, "create", changes, stage_move, actor)
+            _record_events(session, record, "create", changes, stage_move, actor)
             if before_commit:
                 before_commit(record)
             on_commit(lambda: self._after_commit(record, changes, "create", actor, stage_move))
@@ -279,9 +277,7 @@ class RecordService:
             if search.affects_index(rt, changes):
                 search.index_record(session, record)
             pipeline_totals.track(session, rt, old.values, record.values)
-            from . import webhooks
-
-            webhooks.record_events(session, record, "update", changes, stage_move, actor)
+            _record_events(session, record, "update", changes, stage_move, actor)
             on_commit(lambda: self._after_commit(record, changes, "update", actor, stage_move))
         return record
 
@@ -323,9 +319,7 @@ class RecordService:
             else:
                 search.index_record(session, record)
             pipeline_totals.track(session, rt, old.values, record.values)
-            from . import webhooks
-
-            webhooks.record_events(session, record, event, changes, None, actor)
+            _record_events(session, record, event, changes, None, actor)
             on_commit(lambda: self._after_commit(record, changes, event, actor, None))
         return record
 
@@ -552,6 +546,15 @@ def run_after_commit_hook(app, **arguments):
     current_accord(app).records.run_after_commit_hook(**arguments)
 
 
+def _record_events(session, record, event, changes, stage_move, actor):
+    """Store what must be committed with a write, or not at all: its audit entry and its
+    webhook deliveries."""
+    from . import webhooks
+
+    audit.record_write(session, record, event, changes, actor)
+    webhooks.record_events(session, record, event, changes, stage_move, actor)
+
+
 class _StaleVersion(Exception):
     """The row changed between read and write."""
 
@@ -561,7 +564,7 @@ def write_unit():
     """One write transaction; nested units join the outermost, so a batch (an import)
     commits or rolls back whole. Callbacks given to :func:`on_commit` run after the
     outermost commit, never after a rollback; the pipeline totals the unit's writes
-    changed are written just before it commits.
+    changed and their audit entries are written just before it commits.
 
     On SQLite the transaction starts ``IMMEDIATE`` (after ending any read transaction) so
     concurrent writers queue instead of failing on a stale snapshot.
@@ -575,6 +578,7 @@ def write_unit():
     try:
         yield session
         pipeline_totals.flush(session)
+        audit.flush(session)
         session.commit()
     except IntegrityError as exc:
         session.rollback()
@@ -584,6 +588,7 @@ def write_unit():
         raise
     finally:
         pipeline_totals.discard(session)
+        audit.discard(session)
         session.info.pop("accord_commit_batches", None)
         pending = session.info.pop("accord_after_commit")
     for callback in pending:

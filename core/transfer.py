@@ -2,9 +2,11 @@
 
 import csv
 import json
+import re
 
 from werkzeug.datastructures import MultiDict
 
+from . import audit
 from .accounts import find_user
 from .errors import NotFound, RecordInvalid
 from .query import MAX_LIMIT, run_list
@@ -31,6 +33,7 @@ def read_rows(rt, path):
         return [(number, _typed(rt, row)) for number, row in enumerate(csv.DictReader(handle), start=2)]
 
 
+CLI_ACTOR = Actor(user_id=None, source="cli", is_admin=True, name="cli")
 SYSTEM_COLUMNS = {"id", "created_at", "updated_at", "created_by", "version", "deleted_at"}
 
 
@@ -42,6 +45,7 @@ def _typed(rt, row):
     for name, raw in row.items():
         if name is None or raw is None or raw == "" or name in SYSTEM_COLUMNS:
             continue
+        raw = spreadsheet_text(raw)
         f = rt.fields.get(name)
         relation = next((r for r in rt.relations if r.name == name), None)
         if relation is not None:
@@ -98,8 +102,9 @@ def import_file(type_key, path, email=None):
     return len(created)
 
 
-def export_records(type_key, fmt, stream, trashed=False):
-    """Write every record of a type, page by page (keyset), as CSV or JSON lines."""
+def export_records(type_key, fmt, stream, trashed=False, actor=None):
+    """Write every record of a type, page by page (keyset), as CSV or JSON lines; the
+    audit trail notes the export, by ``actor`` (default: the command line)."""
     rt = current_accord().catalog().type(type_key)
     if rt is None:
         raise NotFound(f"There is no record type {type_key!r}.")
@@ -107,8 +112,10 @@ def export_records(type_key, fmt, stream, trashed=False):
     args = {"limit": str(MAX_LIMIT), "sort": "id"}
     if trashed:
         args["trashed"] = "true"
+    written = 0
     while True:
         rows, cursor = run_list(rt, MultiDict(args))
+        written += len(rows)
         for row in rows:
             document = record_from_row(rt, row).to_json()
             if fmt == "jsonl":
@@ -119,15 +126,35 @@ def export_records(type_key, fmt, stream, trashed=False):
                 writer.writeheader()
             writer.writerow({k: _cell(v) for k, v in document.items()})
         if cursor is None:
+            audit.record_export(rt, fmt, written, actor or CLI_ACTOR, trashed)
             return
         args["cursor"] = cursor
 
 
 def _cell(value):
+    """A record's JSON value as a CSV cell that a spreadsheet shows and never runs."""
     if isinstance(value, list):
-        return ";".join(map(str, value))
-    if isinstance(value, dict) and "amount" in value:
-        return f"{value['amount']} {value.get('currency', '')}".strip()
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+        value = ";".join(map(str, value))
+    elif isinstance(value, dict) and "amount" in value:
+        value = f"{value['amount']} {value.get('currency', '')}".strip()
+    return spreadsheet_safe(value) if isinstance(value, str) else value
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+ESCAPED_STARTS = (*FORMULA_STARTS, "'")
+NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def spreadsheet_safe(text):
+    """``text`` neutralised against formula injection (OWASP): a single quote goes in front
+    of text starting with =, +, -, @, tab or carriage return, and of text starting with a
+    quote followed by one of those or another quote, so that :func:`spreadsheet_text` gives
+    back exactly ``text``. A number (``-12.50``) stays a number."""
+    if text[:1] in FORMULA_STARTS and not NUMBER.fullmatch(text) or text[:1] == "'" and text[1:2] in ESCAPED_STARTS:
+        return "'" + text
+    return text
+
+
+def spreadsheet_text(cell):
+    """The text :func:`spreadsheet_safe` neutralised: the quote it added is taken off."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in ESCAPED_STARTS else cell

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import AccordError, BadRequest, Forbidden, HookFailed, Unauthorized
 from ..records import Actor, begin_write
+from ..registry import current_accord
 from ..tokens import authenticate
 
 log = logging.getLogger("accord.api")
@@ -17,6 +18,7 @@ log = logging.getLogger("accord.api")
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
+TYPE_NEUTRAL_ENDPOINTS = {"api.list_types", "api.list_pipelines", "api.get_pipeline"}
 HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 409: "conflict", 412: "precondition_failed",
@@ -76,6 +78,33 @@ def require_scope(scope):
         raise Forbidden(f"This token lacks the {scope!r} scope.")
 
 
+def require_record_type(key):
+    """403 when the request's token is limited to record types other than ``key``."""
+    allowed = g.get("accord_record_types")
+    if allowed is not None and key not in allowed:
+        raise Forbidden(f"This token is limited to the record types {', '.join(sorted(allowed))}; "
+                        f"it cannot reach {key!r}.")
+
+
+def _limit_to_record_types():
+    """A type-limited token reaches the endpoints of its record types (``/<plural>...``,
+    ``/types/<type_key>...``) and the type-neutral metadata; nothing else (search, forecast,
+    admin, endpoints added later), as those show or change other types' records. An unknown
+    plural is left to the view, which answers 404."""
+    if g.accord_record_types is None or request.endpoint in TYPE_NEUTRAL_ENDPOINTS:
+        return
+    view_args = request.view_args or {}
+    if "type_key" in view_args:
+        require_record_type(view_args["type_key"])
+    elif "plural" in view_args:
+        rt = current_accord().catalog().type_for_plural(view_args["plural"])
+        if rt is not None:
+            require_record_type(rt.key)
+    else:
+        raise Forbidden(f"This token is limited to the record types {', '.join(sorted(g.accord_record_types))}; "
+                        f"{request.path} is not open to it.")
+
+
 @api.before_request
 def _authenticate():
     if request.endpoint in PUBLIC_ENDPOINTS:
@@ -92,10 +121,12 @@ def _authenticate():
     g.accord_actor = Actor(user_id=found.id, source="api", is_admin=found.is_admin, name=found.name)
     g.accord_generation = found.schema_generation or 0
     g.accord_scopes = set(found.scopes)
+    g.accord_record_types = frozenset(found.record_types) if found.record_types else None
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         require_scope("write")
     elif "read" not in g.accord_scopes:
         raise Forbidden("This token lacks the 'read' scope.")
+    _limit_to_record_types()
     return None
 
 
@@ -129,4 +160,4 @@ def _unexpected(exc):
     return json_response({"error": {"code": "internal_error", "message": "Something went wrong on our side."}}, 500)
 
 
-from . import admin, meta, records, webhooks  # noqa: E402,F401  (routes register on import)
+from . import admin, audit, meta, records, webhooks  # noqa: E402,F401  (routes register on import)

@@ -15,7 +15,7 @@ from ..query import run_list
 from ..records import record_from_row
 from ..registry import current_accord
 from ..fields import format_datetime
-from . import api, current_actor, json_response, request_json
+from . import api, current_actor, json_response, request_json, require_record_type
 
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -145,6 +145,7 @@ def restore_record(plural, record_id):
 def timeline(plural, record_id):
     """Activities regarding this record (for an organization, also its contacts' and deals')."""
     rt = _type_for(plural)
+    require_record_type("activity")
     _records().get(rt.key, record_id)
     catalog = current_accord().catalog()
     activity = catalog.type("activity")

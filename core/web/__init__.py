@@ -27,12 +27,14 @@ def theme_static(name, filename):
 
 def init_web(app):
     """Register the pages, the theme environments and the sign-in checks on ``app``."""
-    from . import admin, board, dashboard, help, record_pages, records, search
+    from . import admin, board, dashboard, help, password_reset, record_pages, records, search
 
     rendering.init_rendering(app)
     errors.init_errors(app)
+    auth.init_sessions(app)
     app.register_blueprint(assets)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(password_reset.bp)
     pages = (dashboard, search, help, admin, board, records, record_pages)
     for module in pages:
         app.register_blueprint(module.bp)

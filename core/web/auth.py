@@ -1,21 +1,23 @@
-"""Signing in to the web UI and the CSRF check on every form.
+"""Signing in to the web UI, the server-side session behind it, and the CSRF check on
+every form.
 
-The signed session cookie holds the user's id and a CSRF token. Each page request loads
-the user with one query that also carries the schema generation (as the API's token
-lookup does), so the catalog check costs no extra round trip. Accounts, roles and
-server-side sessions come with the security work; until then the administrator made by
-``accord init`` signs in here.
+The session cookie (Flask's signed cookie, HttpOnly, SameSite=Lax, Secure over HTTPS)
+holds the CSRF token and, once signed in, an opaque session id; the ``web_session`` row
+is the truth (:mod:`accord.core.sessions`). Each page request loads the session and its
+user with one query that also carries the schema generation (as the API's token lookup
+does), so the sign-in and catalog checks cost one round trip. Signing in opens a new
+session (the old id dies and the CSRF token is renewed); signing out revokes it.
 """
 
 import hmac
 import secrets
-from functools import lru_cache
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, g, redirect, request, session, url_for
-from sqlalchemy import bindparam, select, update
+from flask import Blueprint, abort, flash, g, has_request_context, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import select, update
 
-from .. import throttle
+from .. import sessions, throttle
 from ..db import db
 from ..models import User
 from ..passwords import check_password
@@ -24,18 +26,24 @@ from .rendering import render
 
 bp = Blueprint("auth", __name__)
 CSRF_FIELD = "csrf_token"
+SESSION_KEY = "sid"
+"""Where the cookie keeps the session id."""
 PUBLIC_ENDPOINTS = {"help.panel"}
 """Pages of protected blueprints that also answer signed-out people (the sign-in page's
 help); they read ``g.get("accord_user")`` and show only what anyone may see."""
 CSRF_HEADER = "X-CSRF-Token"
 
 
-@lru_cache(maxsize=1)
-def _user_lookup():
-    from ..registry import current_generation
+class SessionCookie(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked ``Secure`` on every request that came over HTTPS (as
+    gunicorn reports it behind a trusted proxy), or always with ``SESSION_COOKIE_SECURE``."""
 
-    return (select(User.id, User.name, User.email, User.is_admin, current_generation().label("schema_generation"))
-            .where(User.id == bindparam("user_id"), User.is_active.is_(True), User.deleted_at.is_(None)))
+    def get_cookie_secure(self, app):
+        return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
+
+
+def init_sessions(app):
+    app.session_interface = SessionCookie()
 
 
 def csrf_token():
@@ -59,12 +67,9 @@ def check_csrf():
 def load_user():
     """Before every protected page: the signed-in user, or a redirect to the sign-in page."""
     check_csrf()
-    user_id = session.get("user_id")
-    row = None
-    if isinstance(user_id, int):
-        row = db.session.connection().execute(_user_lookup(), {"user_id": user_id}).first()
+    row = sessions.lookup(session.get(SESSION_KEY))
     if row is None:
-        session.pop("user_id", None)
+        session.pop(SESSION_KEY, None)
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None
         if request.method == "GET" and not wants_json():
@@ -129,14 +134,15 @@ def login():
             throttle.record_failure(email, address)
             error = "That email and password do not match an active account."
         else:
-            throttle.forget(email)
-            if renewed:
-                with write_unit() as write:
+            with write_unit() as write:
+                throttle.forget(email)
+                if renewed:
                     write.execute(update(User).where(User.id == user.id).values(password_hash=renewed))
-            csrf = session.get(CSRF_FIELD)
+                sessions.end(session.get(SESSION_KEY))
+                session_id = sessions.start(user.id, address, request.user_agent.string)
             session.clear()
-            session[CSRF_FIELD] = csrf or secrets.token_urlsafe(32)
-            session["user_id"] = user.id
+            session[CSRF_FIELD] = secrets.token_urlsafe(32)
+            session[SESSION_KEY] = session_id
             session.permanent = True
             return redirect(_safe_next(request.form.get("next")))
     status = 401 if error else 200
@@ -147,6 +153,7 @@ def login():
 @bp.post("/logout")
 def logout():
     check_csrf()
+    sessions.end(session.get(SESSION_KEY))
     session.clear()
     flash("You are signed out.")
     return redirect(url_for("auth.login"))

@@ -1,5 +1,6 @@
-"""Record pages: one record's detail page, its create and edit forms (with an honest answer
-when someone else saved first), moving it to the trash, and its activity timeline.
+"""Record pages: one record's detail page (with its history from the audit trail), its
+create and edit forms (with an honest answer when someone else saved first), moving it to
+the trash, and its activity timeline.
 
 Every page is drawn from the record type's descriptor (:mod:`.forms` for the controls,
 :mod:`.record_view` for what the detail page shows) and every write goes through the
@@ -49,7 +50,7 @@ def detail(plural, record_id):
 
 def _detail_page(rt, record, log_form=None, log_errors=None):
     catalog = current_accord().catalog()
-    page = record_view.build(catalog, rt, record, request.args.get("timeline"))
+    page = record_view.build(catalog, rt, record, request.args.get("timeline"), request.args.get("history"))
     if page.timeline is not None:
         activity = catalog.type("activity")
         fields = _log_fields(activity)

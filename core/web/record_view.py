@@ -1,6 +1,6 @@
 """What a record's detail page shows, read from its type's descriptor: the filled-in fields
 (references by their titles), the stage and its history, the records related to it both
-ways, and its activity timeline.
+ways, its activity timeline and its audit trail (who changed what, when).
 
 Every list on the page is bounded and every lookup is one query per record type (titles of
 the referenced records, related records through an index), so the page costs the same few
@@ -14,6 +14,7 @@ from flask import abort
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from .. import audit
 from ..api.records import regarding
 from ..db import db
 from ..descriptors import Field
@@ -27,6 +28,12 @@ from . import forms, listing, present
 TIMELINE_SIZE = 20
 RELATED_SIZE = 20
 HISTORY_SIZE = 50
+TRAIL_SIZE = 50
+EMPTY = "—"
+TRAIL_ACTIONS = {"created": "Created", "updated": "Changed", "deleted": "Moved to the trash",
+                 "restored": "Restored from the trash", "exported": "Exported"}
+TRAIL_SOURCES = {"api": "the API", "web": "the web", "cli": "the command line", "import": "an import",
+                 "system": "Accord"}
 PIPELINE_FIELDS = ("pipeline", "stage")
 REGARDING_FIELDS = ("related_type", "related_id")
 LINKS = {"url": "{}", "email": "mailto:{}", "phone": "tel:{}"}
@@ -54,9 +61,10 @@ class Page:
     history: list = dataclass_field(default_factory=list)
     related: list = dataclass_field(default_factory=list)
     timeline: dict | None = None
+    trail: dict | None = None
 
 
-def build(catalog, rt, record, timeline_cursor=None):
+def build(catalog, rt, record, timeline_cursor=None, trail_cursor=None):
     """Everything the detail page of ``record`` shows."""
     pipeline = catalog.pipeline_for(rt, record.get("pipeline")) if "stage" in rt.fields else None
     about = _regarding_of(catalog, record)
@@ -75,6 +83,8 @@ def build(catalog, rt, record, timeline_cursor=None):
         if key is not None:
             wanted.setdefault(key, set()).add(record_id)
     wanted.setdefault("user", set()).update(h.changed_by for h in history if h.changed_by is not None)
+    entries, older = _trail_rows(rt, record.id, trail_cursor)
+    _trail_references(catalog, rt, record, entries, wanted)
     titles = listing.reference_titles(catalog, wanted, {})
     page = Page(*_fields(catalog, rt, record, shown, titles))
     page.regarding = _link(catalog, about, titles)
@@ -91,6 +101,11 @@ def build(catalog, rt, record, timeline_cursor=None):
             "older_url": f"{present.record_url(rt, record.id)}?timeline={next_cursor}#timeline" if next_cursor else None,
             "newest_url": f"{present.record_url(rt, record.id)}#timeline" if timeline_cursor else None,
         }
+    page.trail = {
+        "items": [_trail_item(catalog, rt, record, entry, titles) for entry in entries],
+        "older_url": f"{present.record_url(rt, record.id)}?history={older}#history" if older else None,
+        "newest_url": f"{present.record_url(rt, record.id)}#history" if trail_cursor else None,
+    }
     return page
 
 
@@ -244,6 +259,117 @@ def _link(catalog, about, titles):
     target = catalog.type(key)
     title, live = titles.get((key, record_id), (f"{target.label} {record_id}", False))
     return {"label": target.label, "title": title, "url": present.record_url(target, record_id) if live else None}
+
+
+# Audit trail -------------------------------------------------------------------------------
+
+
+def _trail_rows(rt, record_id, cursor):
+    """A page of the record's audit entries, newest first (as the API's ``.../audit``)."""
+    args = MultiDict({"limit": str(TRAIL_SIZE)})
+    if cursor:
+        args["cursor"] = cursor
+    try:
+        return audit.listing(args, record_type=rt.key, record_id=record_id)
+    except BadRequest:
+        abort(400, description="This link to older history is out of date; open the record again.")
+
+
+def _trail_references(catalog, rt, record, entries, wanted):
+    """Add the actors and the records that changed references name to ``wanted``, so
+    their titles come with the page's one lookup per type."""
+    relations = {relation.name: relation.target for relation in rt.relations}
+    for entry in entries:
+        if entry.actor_id is not None:
+            wanted.setdefault("user", set()).add(entry.actor_id)
+        for name, pair in _trail_pairs(rt, record, entry):
+            f = rt.fields.get(name)
+            if name == REGARDING_FIELDS:
+                for key, record_id in pair:
+                    if catalog.type(key) is not None and isinstance(record_id, int):
+                        wanted.setdefault(key, set()).add(record_id)
+            elif f is not None and f.kind == "reference" and f.reference:
+                wanted.setdefault(f.reference, set()).update(v for v in pair if isinstance(v, int))
+            elif name in relations:
+                wanted.setdefault(relations[name], set()).update(
+                    i for v in pair if isinstance(v, list) for i in v if isinstance(i, int))
+
+
+def _trail_pairs(rt, record, entry):
+    """The entry's ``(field, [before, after])`` in the type's field order. The record an
+    activity regards (two fields) is one pair of ``(type key, id)`` named
+    :data:`REGARDING_FIELDS`, as the page shows it; a half that did not change is the
+    record's current one."""
+    changes = dict(entry.changes or {})
+    names = list(rt.fields) + [relation.name for relation in rt.relations]
+    if all(name in rt.fields for name in REGARDING_FIELDS) and any(name in changes for name in REGARDING_FIELDS):
+        before = tuple(changes[n][0] if n in changes else record.get(n) for n in REGARDING_FIELDS)
+        after = tuple(changes[n][1] if n in changes else record.get(n) for n in REGARDING_FIELDS)
+        for name in REGARDING_FIELDS:
+            changes.pop(name, None)
+        changes[REGARDING_FIELDS] = [(None, None) if entry.action == "created" else before, after]
+    order = {name: position for position, name in enumerate(names)}
+    order[REGARDING_FIELDS] = order.get(REGARDING_FIELDS[0], len(names))
+    return sorted(changes.items(), key=lambda item: (order.get(item[0], len(names)), str(item[0])))
+
+
+def _trail_item(catalog, rt, record, entry, titles):
+    if entry.actor_id is not None:
+        who = titles.get(("user", entry.actor_id), (entry.actor_name or f"User {entry.actor_id}", False))[0]
+    else:
+        who = entry.actor_name or "Accord"
+    return {
+        "action": TRAIL_ACTIONS.get(entry.action, entry.action), "created": entry.action == "created",
+        "at": entry.at, "who": who, "source": TRAIL_SOURCES.get(entry.source, entry.source),
+        "changes": [_trail_change(catalog, rt, record, name, pair, titles)
+                    for name, pair in _trail_pairs(rt, record, entry)],
+    }
+
+
+def _trail_change(catalog, rt, record, name, pair, titles):
+    """``{"label", "before", "after"}`` of one field change, as the field shows elsewhere."""
+    relation = next((r for r in rt.relations if r.name == name), None)
+    if name == REGARDING_FIELDS:
+        label = "Regarding"
+        texts = [_regarding_text(catalog, key, record_id, titles) for key, record_id in pair]
+    elif relation is not None:
+        target = catalog.type(relation.target)
+        label = relation.label or (target.plural_label if target else name)
+        texts = [_titles(target, relation.target, ids, titles) for ids in pair]
+    elif name in rt.fields:
+        f = rt.fields[name]
+        label = f.label or name
+        texts = [_trail_value(catalog, rt, record, f, value, titles) for value in pair]
+    else:
+        label = name
+        texts = [EMPTY if value is None else str(value) for value in pair]
+    return {"label": label, "before": texts[0], "after": texts[1]}
+
+
+def _regarding_text(catalog, key, record_id, titles):
+    if key is None or record_id is None:
+        return EMPTY
+    target = catalog.type(key)
+    if target is None:
+        return f"{key} {record_id}"
+    return f"{titles.get((key, record_id), (f'{target.label} {record_id}', False))[0]} ({target.label})"
+
+
+def _trail_value(catalog, rt, record, f, value, titles):
+    """A stored JSON value as text; one from before a field changed kind shows as it was stored."""
+    try:
+        typed = f.kind_impl.from_storage(value)
+    except (ValueError, TypeError, KeyError, ArithmeticError):
+        return str(value)
+    values = {"pipeline": record.get("pipeline"), "currency": record.get("currency"), f.name: typed}
+    return display(catalog, rt, f, values, titles)[0]
+
+
+def _titles(target, key, ids, titles):
+    if not ids:
+        return EMPTY
+    label = target.label if target else key
+    return ", ".join(titles.get((key, i), (f"{label} {i}", False))[0] for i in ids)
 
 
 # Comparing an edit with the stored record -------------------------------------------------------

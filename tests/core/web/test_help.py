@@ -26,6 +26,8 @@ CORE_PAGES = {
     "admin.fields": "/admin/fields",
     "admin.themes": "/admin/themes",
     "auth.login": "/login",
+    "password_reset.request": "/password-reset",
+    "password_reset.choose": "/password-reset/token",
 }
 PAGES_OF = {topic["key"]: topic["pages"] for topic in TOPICS}
 

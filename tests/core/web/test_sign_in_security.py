@@ -67,3 +67,23 @@ def test_one_address_guessing_many_accounts_is_cut_off_too(app):
         assert door.try_password(f"someone-{n}@example.com", "guess").status_code == 401
     answer = door.try_password("bea@example.com", PASSWORD)
     assert answer.status_code == 429 and "your network address" in answer.get_data(as_text=True)
+
+
+def test_an_unknown_email_costs_the_same_argon2_check_as_a_wrong_password(app, monkeypatch):
+    from accord.core import passwords
+
+    checked = []
+
+    class CountingHasher(PasswordHasher):
+        def verify(self, stored, password):
+            checked.append(stored)
+            return super().verify(stored, password)
+
+    monkeypatch.setattr(passwords, "_hasher", CountingHasher(
+        time_cost=passwords.PASSES, memory_cost=passwords.MEMORY_KIB, parallelism=passwords.LANES))
+    make_user(app, "ada@example.com", "Ada", password=PASSWORD)
+    door = Door(app)
+    for email in ("ada@example.com", "nobody@example.com"):
+        response = door.try_password(email, "wrong-password")
+        assert response.status_code == 401 and "do not match an active account" in response.get_data(as_text=True)
+    assert len(checked) == 2 and all(h.startswith("$argon2id$v=19$m=19456,t=2,p=1$") for h in checked)

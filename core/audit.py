@@ -1,0 +1,210 @@
+"""The audit trail: who created, changed, trashed, restored or exported what, and when.
+
+Every write of the service layer notes one entry (:func:`record_write`) and
+:func:`~accord.core.records.write_unit` inserts the unit's entries together, in one
+statement, just before it commits: a write that rolls back leaves no entry, a committed
+one always has its entry, and an import of ten thousand rows costs one more statement,
+not ten thousand. Record types of plugins, vertical packs and custom fields are audited
+the same way, since they are written through the same service layer.
+
+An entry of a write holds ``changes``, ``{field: [before, after]}`` in the API's JSON
+form: for ``created`` every field given a value (``before`` is ``null``), so the trail
+alone tells every version of a record; for ``updated`` the fields that changed; nothing
+for ``deleted`` and ``restored``. An export notes one ``exported`` entry with
+``details`` (format, count, whether it was the trash) and no record id.
+
+The trail is append-only: no code path updates or deletes an entry, and the migration
+adds triggers that refuse ``UPDATE`` and ``DELETE`` on the table (SQLite and
+PostgreSQL alike). Entries do not point at their records with a foreign key, so purging
+a record, a field or a plugin's tables leaves the entries about them in place.
+"""
+
+import base64
+import binascii
+import json
+
+from sqlalchemy import insert, select
+
+from .db import db, utcnow
+from .errors import BadRequest
+from .fields import MAX_ID, format_datetime, parse_datetime
+from .logs import current_request_id
+from .models import AUDIT_ACTIONS as ACTIONS, AuditEntry
+
+SERVICE_ACTIONS = {"create": "created", "update": "updated", "delete": "deleted", "restore": "restored"}
+PENDING = "accord_audit"
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+FILTERS = ("record_type", "record_id", "actor", "source", "action", "since", "until")
+PAGING = ("limit", "cursor")
+NAME_CHARS = 120
+SOURCE_CHARS = 32
+
+
+# Recording ------------------------------------------------------------------------------
+
+
+def record_write(session, record, event, changes, actor):
+    """Note the entry of one service write (``event``: ``create``, ``update``, ``delete``
+    or ``restore``) in its transaction; inserted with the unit's others at commit."""
+    if event == "create":
+        names = list(record.type.fields) + [relation.name for relation in record.type.relations]
+        diff = {name: [None, _json_value(record.type, name, record.get(name))] for name in names
+                if record.get(name) is not None and record.get(name) != []}
+    elif event == "update":
+        diff = {name: [_json_value(record.type, name, old), _json_value(record.type, name, new)]
+                for name, (old, new) in changes.items()}
+    else:
+        diff = None
+    _note(session, SERVICE_ACTIONS[event], record.type.key, actor, record_id=record.id, changes=diff,
+         at=record.values["updated_at"])
+
+
+def record_export(record_type, fmt, count, actor, trashed=False):
+    """Store the one ``exported`` entry of an export of ``count`` records of a type, in a
+    write unit of its own (an export itself only reads)."""
+    from .records import write_unit
+
+    with write_unit() as session:
+        _note(session, "exported", record_type.key, actor,
+             details={"format": fmt, "count": count, "trashed": bool(trashed)})
+
+
+def _note(session, action, record_type, actor, record_id=None, changes=None, details=None, at=None):
+    """Note one entry in the current write unit; see :func:`record_write`."""
+    session.info.setdefault(PENDING, []).append({
+        "at": at or utcnow(), "actor_id": actor.user_id, "actor_name": (actor.name or "")[:NAME_CHARS],
+        "source": (actor.source or "")[:SOURCE_CHARS], "action": action, "record_type": record_type,
+        "record_id": record_id, "changes": changes, "details": details, "request_id": current_request_id(),
+    })
+
+
+def flush(session):
+    """Insert the entries the unit noted, all in one statement (called by ``write_unit``)."""
+    pending = session.info.pop(PENDING, None)
+    if pending:
+        session.execute(insert(AuditEntry.__table__), pending)
+
+
+def discard(session):
+    """Forget the entries of a unit that rolled back."""
+    session.info.pop(PENDING, None)
+
+
+def _json_value(record_type, name, value):
+    """A value as the API answers it (relations: their sorted ids)."""
+    f = record_type.fields.get(name)
+    if value is None or f is None:
+        return sorted(value) if isinstance(value, (list, set, tuple)) else value
+    return f.kind_impl.to_json(value)
+
+
+# Reading --------------------------------------------------------------------------------
+
+
+def listing(args, record_type=None, record_id=None):
+    """A page of entries, newest first: ``(rows, next_cursor)``.
+
+    ``args`` is a multidict of the query parameters (:data:`FILTERS`, ``limit``,
+    ``cursor``); a malformed or unknown one raises :class:`BadRequest` naming it. With
+    ``record_type`` and ``record_id`` the page is that one record's history, and those
+    two are not parameters.
+    """
+    one_record = record_type is not None
+    allowed = [name for name in FILTERS + PAGING if not (one_record and name.startswith("record_"))]
+    errors = {name: [f"Unknown parameter; use one of {', '.join(allowed)}."] for name in args if name not in allowed}
+    if not one_record:
+        record_type = args.get("record_type") or None
+        record_id = _whole(args, "record_id", errors)
+        if record_type is not None and len(record_type) > 64:
+            errors["record_type"] = ["At most 64 characters."]
+        if record_id is not None and record_type is None:
+            errors["record_id"] = ["Give record_type too: ids are numbered per record type."]
+    table = AuditEntry.__table__
+    conditions = []
+    if record_type is not None:
+        conditions.append(table.c.record_type == record_type)
+    if record_id is not None:
+        conditions.append(table.c.record_id == record_id)
+    actor = _whole(args, "actor", errors)
+    if actor is not None:
+        conditions.append(table.c.actor_id == actor)
+    if args.get("source"):
+        conditions.append(table.c.source == args["source"])
+    if args.get("action"):
+        actions = [a.strip() for a in args["action"].split(",") if a.strip()]
+        unknown = [a for a in actions if a not in ACTIONS]
+        if unknown:
+            errors["action"] = [f"Unknown action {', '.join(unknown)}; use one of {', '.join(ACTIONS)}."]
+        conditions.append(table.c.action.in_(actions))
+    since, until = _moment(args, "since", errors), _moment(args, "until", errors)
+    if since is not None:
+        conditions.append(table.c.at >= since)
+    if until is not None:
+        conditions.append(table.c.at <= until)
+    limit = _limit(args.get("limit"), errors)
+    before = _cursor(args.get("cursor"), errors)
+    if before is not None:
+        conditions.append(table.c.id < before)
+    if errors:
+        raise BadRequest("Some audit parameters are not valid.", errors)
+    rows = db.session.execute(select(table).where(*conditions).order_by(table.c.id.desc()).limit(limit + 1)).all()
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def entry_json(row):
+    """One entry as the API answers it."""
+    return {
+        "id": row.id, "at": format_datetime(row.at), "actor_id": row.actor_id, "actor_name": row.actor_name,
+        "source": row.source, "action": row.action, "record_type": row.record_type, "record_id": row.record_id,
+        "changes": row.changes, "details": row.details, "request_id": row.request_id,
+    }
+
+
+def encode_cursor(entry_id):
+    payload = json.dumps({"before": entry_id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _cursor(raw, errors):
+    if not raw:
+        return None
+    try:
+        before = json.loads(base64.urlsafe_b64decode((raw + "=" * (-len(raw) % 4)).encode()))["before"]
+        if isinstance(before, bool) or not isinstance(before, int) or not 0 < before <= MAX_ID:
+            raise ValueError
+        return before
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        errors["cursor"] = ["Not a cursor this API gave out."]
+        return None
+
+
+def _whole(args, name, errors):
+    raw = args.get(name)
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:
+        errors[name] = ["Not an id (a whole number from 1)."]
+        return None
+    return int(raw)
+
+
+def _moment(args, name, errors):
+    raw = args.get(name)
+    if not raw:
+        return None
+    try:
+        return parse_datetime(raw)
+    except ValueError:
+        errors[name] = ["Not a date and time (ISO 8601, e.g. 2025-01-31T12:00:00Z)."]
+        return None
+
+
+def _limit(raw, errors):
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
+        errors["limit"] = [f"Must be a whole number between 1 and {MAX_LIMIT}."]
+        return DEFAULT_LIMIT
+    return int(raw)
