@@ -1,17 +1,19 @@
 """The baseline of ``bench/scale.py``: a plain Flask + Flask-SQLAlchemy app serving the two
 contact endpoints of Accord's API that the benchmark loads, on Accord's own ``contact``
-table, with nothing else: no authentication, validation, hooks, search entry, request id
-or access log.
+table, with nothing else: no authentication, validation, hooks, request id or access log.
 
 * ``GET /api/v1/contacts?limit=50``: the keyset query Accord runs for a first page (the
   same columns, ``WHERE deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 51``)
   and the same JSON: ``{"data": [...], "next_cursor": ...}``, each row one flat object with
   the custom fields lifted out of the ``custom`` column, times as Accord writes them, and
   the same cursor text.
-* ``POST /api/v1/contacts``: the columns Accord writes for a new contact (the body's
-  fields, the ``custom`` JSON of the custom fields, both times, ``created_by``,
-  ``owner_id`` and ``version``) in one ``INSERT ... RETURNING`` and a commit; 201 with the
-  row as the same flat JSON object.
+* ``POST /api/v1/contacts``: the writes Accord makes for a new contact, in one
+  transaction: the columns (the body's fields, the ``custom`` JSON of the custom fields,
+  both times, ``created_by``, ``owner_id`` and ``version``) in one ``INSERT ...
+  RETURNING``, the contact's ``search_entry`` (title: first and last name; body: its
+  other searchable fields) in the same ``INSERT ... ON CONFLICT DO UPDATE``, and its
+  ``audit_entry`` (action ``created``, the values it was created with); 201 with the row as
+  the same flat JSON object.
 
 Served by gunicorn (``--chdir bench baseline_app:app``) with the environment variables
 ``BASELINE_DATABASE_URL`` (a SQLAlchemy URL) and ``BASELINE_USER_ID`` (the user new rows
@@ -26,7 +28,7 @@ from datetime import datetime, timezone
 from flask import Flask, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, insert, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, insert as upsert
 
 from common import CONTACT_FIELDS
 
@@ -49,6 +51,22 @@ contact = Table(
     Column("updated_at", DateTime(timezone=True)), Column("created_by", BigInteger), Column("owner_id", BigInteger),
     Column("version", Integer), Column("deleted_at", DateTime(timezone=True)), Column("custom", JSONB),
 )
+search_entry = Table(
+    "search_entry", MetaData(), Column("id", BigInteger, primary_key=True), Column("record_type", String),
+    Column("record_id", BigInteger), Column("title", Text), Column("body", Text),
+)
+INDEX_ENTRY = upsert(search_entry)
+INDEX_ENTRY = INDEX_ENTRY.on_conflict_do_update(
+    index_elements=["record_type", "record_id"],
+    set_={"title": INDEX_ENTRY.excluded.title, "body": INDEX_ENTRY.excluded.body})
+audit_entry = Table(
+    "audit_entry", MetaData(), Column("id", BigInteger, primary_key=True), Column("at", DateTime(timezone=True)),
+    Column("actor_id", BigInteger), Column("actor_name", String), Column("source", String),
+    Column("action", String), Column("record_type", String), Column("record_id", BigInteger),
+    Column("changes", JSONB), Column("details", JSONB), Column("request_id", String),
+)
+SEARCHED = ("email", "phone", "mobile")  # a contact's searchable fields besides its title's
+CHANGED = set(FIELDS) | set(CUSTOM) | {"owner_id"}  # what a creation's audit entry lists
 COLUMNS = [contact.c[name] for name in FIELDS] + [contact.c[name] for name in (
     "id", "created_at", "updated_at", "created_by", "owner_id", "version", "deleted_at", "custom")]
 
@@ -94,5 +112,13 @@ def create_contact():
         insert(contact).values(**values, created_at=now, updated_at=now, created_by=USER_ID, owner_id=USER_ID,
                                version=1).returning(*COLUMNS)
     ).mappings().one()
+    title = " ".join(part for part in (row["first_name"], row["last_name"]) if part)
+    db.session.execute(INDEX_ENTRY, {"record_type": "contact", "record_id": row["id"], "title": title,
+                                     "body": " ".join(row[name] for name in SEARCHED if row[name])})
+    body = row_json(row)
+    db.session.execute(insert(audit_entry), {
+        "at": now, "actor_id": USER_ID, "actor_name": "", "source": "api", "action": "created",
+        "record_type": "contact", "record_id": row["id"],
+        "changes": {name: [None, value] for name, value in body.items() if value is not None and name in CHANGED}})
     db.session.commit()
-    return row_json(row), 201
+    return body, 201

@@ -9,8 +9,9 @@ on loopback against that database:
 * Accord: ``accord serve --workers 2 --threads 4`` (gunicorn, gthread), production
   settings, JSON access log to ``bench/results/scale-accord-server.log``;
 * the baseline: ``bench/baseline_app.py`` (Flask + Flask-SQLAlchemy, no authentication,
-  no validation, no hooks, no search entry, no access log) under gunicorn with the same
-  workers, threads and worker class, log to ``bench/results/scale-baseline-server.log``.
+  no validation, no hooks, no access log; the same SQL: the list's SELECT, the create's
+  INSERT and search-entry upsert) under gunicorn with the same workers, threads and worker
+  class, log to ``bench/results/scale-baseline-server.log``.
 
 and drives both with wrk (2 threads, ``--connections`` connections, ``--duration`` seconds
 per measurement, at most 30), interleaved: Accord ``GET /api/v1/contacts?limit=50``,
@@ -88,7 +89,7 @@ WHAT_EACH_SIDE_DOES = {
         "GET: the same SELECT (same columns, WHERE deleted_at IS NULL ORDER BY created_at DESC, id DESC "
         "LIMIT 51), rows as the same flat JSON objects, the same cursor text",
         "POST: the body's columns and custom fields as they come (no validation), one INSERT ... RETURNING, "
-        "commit, 201 with the row as JSON; no search entry, no hooks",
+        "the same search-entry upsert as Accord's, commit, 201 with the row as JSON; no hooks",
     ],
 }
 
