@@ -285,12 +285,54 @@ def users_list(obj):
 
 
 @users.command("roles")
-def users_roles():
-    """The roles a user can have."""
-    from accord.core.accounts import ROLES
+@pass_context
+def users_roles(obj):
+    """The roles a user can have: what each may do to which records, and in which scope."""
+    from accord.core.accounts import roles
 
-    for role, meaning in ROLES.items():
-        click.echo(f"{role:8} {meaning}")
+    with obj.app.app_context():
+        for role in roles().values():
+            grants = "; ".join(f"{key} {','.join(g['verbs']) or 'nothing'} ({g['scope']})"
+                               for key, g in role.to_json()["grants"].items())
+            sensitive = ", sensitive fields" if role.sensitive else ""
+            click.echo(f"{role.key:10} {role.description} [{grants}{sensitive}]")
+
+
+@users.command("define-role")
+@click.argument("key")
+@click.option("--label", required=True)
+@click.option("--description", default="")
+@click.option("--grant", "grants", multiple=True, required=True, metavar="TYPE=VERBS[:SCOPE]",
+              help="e.g. contact=read,update:team or '*=read:all' (repeat); verbs read, create, update, "
+                   "delete, export; scope own, team or all (default all).")
+@click.option("--sensitive", is_flag=True, help="Holders see and change sensitive fields.")
+@pass_context
+def users_define_role(obj, key, label, description, grants, sensitive):
+    """Add the custom role KEY, or change it."""
+    from accord.core.accounts import define_role
+
+    parsed = {}
+    for text in grants:
+        type_key, equals, rest = text.partition("=")
+        if not equals or not type_key:
+            raise click.ClickException(f"--grant {text!r}: write TYPE=VERBS[:SCOPE], e.g. contact=read,update:team")
+        verbs, _, scope = rest.partition(":")
+        parsed[type_key] = {"verbs": [v for v in verbs.split(",") if v], "scope": scope or "all"}
+    with obj.app.app_context(), refused_input():
+        role, created = define_role(key, label, parsed, description, sensitive)
+    click.echo(f"{'Added' if created else 'Changed'} the role {role.key}.")
+
+
+@users.command("remove-role")
+@click.argument("key")
+@pass_context
+def users_remove_role(obj, key):
+    """Remove the custom role KEY (refused while a user has it)."""
+    from accord.core.accounts import remove_role
+
+    with obj.app.app_context():
+        remove_role(key)
+    click.echo(f"Removed the role {key}.")
 
 
 @users.command("set-role")
@@ -388,6 +430,76 @@ def tokens_revoke(obj, token_ids):
         revoked = revoke_tokens(token_ids)
     for token_id, newly in revoked.items():
         click.echo(f"Revoked token {token_id}." if newly else f"Token {token_id} was already revoked.")
+
+
+@main.group()
+def privacy():
+    """A person's data: export it, erase it, and retention of inactive contacts."""
+
+
+def contact_id_of(raw):
+    """A contact id given on the command line, or one error line naming it."""
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise click.ClickException(f"{raw!r} is not a contact id (a whole number from 1)")
+    return int(raw)
+
+
+@privacy.command("export")
+@click.argument("contact_id")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the JSON to this file instead of standard output.")
+@pass_context
+def privacy_export(obj, contact_id, output):
+    """Everything held about contact CONTACT_ID, across core and plugins, as JSON."""
+    import json
+
+    from accord.core.privacy import export_contact
+
+    contact_id = contact_id_of(contact_id)
+    with obj.app.app_context():
+        text = json.dumps(export_contact(contact_id, cli_actor()), indent=2, ensure_ascii=False, default=str)
+    if output is None:
+        click.echo(text)
+        return
+    with open(output, "w", encoding="utf-8") as file:
+        file.write(text + "\n")
+    click.echo(f"Wrote the data held about contact {contact_id} to {output}.", err=True)
+
+
+@privacy.command("erase")
+@click.argument("contact_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_context
+def privacy_erase(obj, contact_id, yes):
+    """Erase the personal data of contact CONTACT_ID and of every record referring to it;
+    amounts, stages and dates stay. It cannot be undone."""
+    from accord.core.privacy import contact_record, erase_contact
+
+    contact_id = contact_id_of(contact_id)
+    with obj.app.app_context():
+        contact_record(contact_id)
+        if not yes:
+            click.confirm(f"Erase the personal data of contact {contact_id}? This cannot be undone",
+                          abort=True, err=True)
+        erased = erase_contact(contact_id, cli_actor())
+    fields = sum(len(entry["fields"]) for entry in erased)
+    click.echo(f"Erased contact {contact_id}: {fields} field(s) emptied in {len(erased)} record(s).")
+
+
+@privacy.command("retention")
+@click.option("--dry-run", is_flag=True, help="Only list the contacts that would be erased.")
+@pass_context
+def privacy_retention(obj, dry_run):
+    """Erase contacts inactive for ACCORD_RETENTION_INACTIVE_DAYS days (0: off)."""
+    from accord.core.privacy import run_retention
+
+    with obj.app.app_context():
+        days = obj.app.config["ACCORD"]["RETENTION_INACTIVE_DAYS"]
+        if days <= 0:
+            raise click.ClickException("retention is off; set ACCORD_RETENTION_INACTIVE_DAYS to a number of days")
+        found = run_retention(actor=cli_actor(), dry_run=dry_run)
+    verb = "Would erase" if dry_run else "Erased"
+    click.echo(f"{verb} {len(found)} contact(s) inactive for {days} days" + (f": {', '.join(map(str, found))}." if found else "."))
 
 
 @main.group()
@@ -588,7 +700,7 @@ def fields_list(obj, record_type):
         if rt is None:
             raise NotFound(f"There is no record type {record_type!r}.")
         for f in rt.fields.values():
-            flags = [flag for flag in ("required", "indexed", "searchable", "pii") if getattr(f, flag)]
+            flags = [flag for flag in ("required", "indexed", "searchable", "pii", "sensitive") if getattr(f, flag)]
             origin = "custom" if f.custom else "built-in"
             click.echo(f"{f.name:24} {f.kind:13} {origin:9} {' '.join(flags)}")
 
@@ -605,15 +717,17 @@ def fields_list(obj, record_type):
 @click.option("--indexed", is_flag=True, help="Create an index so filters and sorts on it stay fast.")
 @click.option("--searchable", is_flag=True, help="Include in global search.")
 @click.option("--pii", is_flag=True, help="The value identifies a person.")
+@click.option("--sensitive", is_flag=True, help="Only roles with the right to sensitive fields see or change it.")
 @click.option("--help-text", "help_text", default="", help="Help shown next to the field.")
 @pass_context
-def fields_add(obj, record_type, name, kind, label, required, choices, reference, indexed, searchable, pii, help_text):
+def fields_add(obj, record_type, name, kind, label, required, choices, reference, indexed, searchable, pii, sensitive,
+               help_text):
     """Add custom field NAME to RECORD_TYPE."""
     from accord.core.customfields import add_field
     from accord.core.records import Actor
 
     spec = {"name": name, "kind": kind, "required": required, "indexed": indexed,
-            "searchable": searchable, "pii": pii, "help": help_text}
+            "searchable": searchable, "pii": pii, "sensitive": sensitive, "help": help_text}
     if label:
         spec["label"] = label
     if choices:
@@ -902,13 +1016,15 @@ def import_records(obj, record_type, file, email):
 @click.argument("record_type")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
 @click.option("--trashed", is_flag=True, help="Export the trash instead of live records.")
+@click.option("--as-user", "email", default=None,
+              help="Export as this user: only what their role may export, sensitive fields masked.")
 @pass_context
-def export_records(obj, record_type, fmt, trashed):
+def export_records(obj, record_type, fmt, trashed, email):
     """Write every RECORD_TYPE record to standard output."""
-    from accord.core.transfer import export_records as run
+    from accord.core.transfer import export_records as run, user_actor
 
     with obj.app.app_context():
-        run(record_type, fmt, sys.stdout, trashed=trashed)
+        run(record_type, fmt, sys.stdout, trashed=trashed, actor=user_actor(email, "cli") if email else None)
 
 
 if __name__ == "__main__":

@@ -194,13 +194,16 @@ def admin(app):
     return make_user(app, "admin@example.com", "Ada Admin", is_admin=True)
 
 
-def make_user(app, email, name, is_admin=False, password=None):
+def make_user(app, email, name, is_admin=False, password=None, role=None, team_id=None):
+    """A committed active user; ``role`` (a role key) defaults to admin or user as
+    ``is_admin`` says."""
     from accord.core.db import db
     from accord.core.models import User
     from accord.core.passwords import hash_password
 
     with app.app_context():
-        user = User(email=email, name=name, is_admin=is_admin, is_active=True,
+        user = User(email=email, name=name, is_admin=is_admin or role == "admin", is_active=True,
+                    role=role or ("admin" if is_admin else "user"), team_id=team_id,
                     password_hash=hash_password(password) if password else None)
         db.session.add(user)
         db.session.commit()

@@ -314,17 +314,18 @@ def cleanup_created(app):
 def measure_forecast(app, setup, repeats, log):
     from accord.core.db import db
     from accord.core.forecast import forecast
+    from accord.core.records import SYSTEM
     from accord.core.registry import current_accord
 
     timings = []
     groups = None
     with app.app_context():
         catalog = current_accord(app).catalog()
-        forecast(catalog)
+        forecast(catalog, SYSTEM)
         db.session.rollback()
         for _ in range(repeats):
             t = time.perf_counter()
-            result = forecast(catalog)
+            result = forecast(catalog, SYSTEM)
             timings.append(time.perf_counter() - t)
             db.session.rollback()
         groups = len(result["data"])

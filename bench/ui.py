@@ -236,6 +236,7 @@ def list_order(app, params):
     from accord.core import search
     from accord.core.db import db
     from accord.core.query import build_list_query, encode_cursor
+    from accord.core.records import SYSTEM
     from accord.core.registry import current_accord
     from sqlalchemy import func, select
     from werkzeug.datastructures import MultiDict
@@ -244,7 +245,7 @@ def list_order(app, params):
         with app.test_request_context():
             rt = current_accord(app).catalog().type("contact")
             ids = search.matching_ids(db.session, "contact", params["q"]) if params.get("q") else None
-            stmt, keys, _limit, sort_text = build_list_query(rt, MultiDict(params), ids)
+            stmt, keys, _limit, sort_text = build_list_query(rt, MultiDict(params), ids, actor=SYSTEM)
             try:
                 return fn(rt, stmt, keys, sort_text)
             finally:

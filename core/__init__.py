@@ -14,6 +14,8 @@ from .hookspecs import HOOK_CONTRACT_VERSION, hookimpl
 from .models import RecordColumns, live_indexes
 from .records import SYSTEM, Actor, Record
 from .lifecycle import plugin_files
+from .permissions import readable_rows
+from .privacy import erase_contact, export_contact
 from .registry import current_accord, plugin_settings
 
 __all__ = [
@@ -21,4 +23,5 @@ __all__ = [
     "Record", "Actor", "SYSTEM", "RecordType", "RecordTypeOptions", "Relation", "Field", "Choice",
     "record_field", "RecordColumns", "live_indexes", "IdType", "JsonType", "UTCDateTime",
     "AccordError", "BadRequest", "Conflict", "Forbidden", "NotFound", "PreconditionFailed", "RecordInvalid",
+    "export_contact", "erase_contact", "readable_rows",
 ]

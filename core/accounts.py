@@ -1,9 +1,10 @@
 """User accounts: creating them, their role, switching them off and on.
 
-Roles are ``admin`` and ``user`` for now, stored as ``User.is_admin``; the authorization
-work adds roles to :data:`ROLES` and their storage to :func:`role_of` and :func:`_role_columns`,
-and every caller (the CLI, the admin API) picks them up from there.
+A user's role is a key of the built-in or custom roles (:mod:`accord.core.permissions`),
+stored in ``User.role``; ``User.is_admin`` says whether it is ``admin``.
 """
+
+import re
 
 from marshmallow import ValidationError, fields as ma, validate
 from sqlalchemy import func, select, update
@@ -13,16 +14,14 @@ from .db import db, utcnow
 from .errors import Conflict, NotFound, RecordInvalid
 from .models import User
 from .passwords import hash_password
+from .models import Role as RoleRow
+from .permissions import BUILT_IN_ROLES, parse_grants, role_from_row
 from .records import SYSTEM, Record, write_unit
-from .registry import current_accord
+from .registry import bump_generation, current_accord
 from .tokens import revoke_user_tokens
 
 MIN_PASSWORD_LENGTH = 8
 
-ROLES = {
-    "admin": "everything: records, fields, plugins, users and settings",
-    "user": "works with records; no administration",
-}
 
 
 def find_user(email):
@@ -51,17 +50,70 @@ def email_problem(email):
     return None
 
 
+def roles():
+    """Every role a user can have, built-in first: ``{key: Role}``."""
+    return {**BUILT_IN_ROLES, **current_accord().catalog().roles}
+
+
 def role_of(user):
-    """The role of ``user``: a key of :data:`ROLES`."""
-    return "admin" if user.is_admin else "user"
+    """The key of ``user``'s role."""
+    return user.role or ("admin" if user.is_admin else "user")
 
 
 def _role_columns(role):
     """The column values that give a user ``role``; an unknown role is refused."""
-    if role not in ROLES:
-        raise RecordInvalid({"role": [f"{role!r} is not a role; the roles are {', '.join(ROLES)}"]},
+    known = roles()
+    if role not in known:
+        raise RecordInvalid({"role": [f"{role!r} is not a role; the roles are {', '.join(known)}"]},
                             message="Unknown role.")
-    return {"is_admin": role == "admin"}
+    return {"role": role, "is_admin": role == "admin"}
+
+
+ROLE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def define_role(key, label, grants, description="", sensitive=False, origin="local"):
+    """Add the custom role ``key`` or change it: ``(role, created)``. Users who have it act
+    with the new grants from their next request. Built-in roles cannot be redefined."""
+    errors = {}
+    if not isinstance(key, str) or not ROLE_KEY.match(key):
+        errors["key"] = ["Use 1-64 lower-case letters, digits or underscores, starting with a letter."]
+    elif key in BUILT_IN_ROLES:
+        errors["key"] = [f"{key!r} is a built-in role; choose another key."]
+    if not isinstance(label, str) or not label.strip() or len(label) > 120:
+        errors["label"] = ["Give a label of 1-120 characters."]
+    if not isinstance(description, str):
+        errors["description"] = ["Must be text."]
+    if not isinstance(sensitive, bool):
+        errors["sensitive"] = ["Must be true or false."]
+    if errors:
+        raise RecordInvalid(errors, message="The role is not valid.")
+    parse_grants(grants, current_accord().catalog())
+    with write_unit() as session:
+        row = session.get(RoleRow, key)
+        created = row is None
+        if created:
+            row = RoleRow(key=key)
+            session.add(row)
+        row.label, row.description, row.grants, row.sensitive, row.origin = (
+            label.strip(), description, grants, sensitive, origin)
+        session.flush()
+        bump_generation(session)
+    return role_from_row(row), created
+
+
+def remove_role(key):
+    """Remove the custom role ``key``; refused while a user has it."""
+    with write_unit() as session:
+        row = session.get(RoleRow, key)
+        if row is None:
+            raise NotFound(f"There is no custom role {key!r}.")
+        holders = session.execute(select(User.email).where(User.role == key, User.deleted_at.is_(None))
+                                  .order_by(User.id).limit(3)).scalars().all()
+        if holders:
+            raise Conflict(f"The role {key!r} is held by {', '.join(holders)}; give them another role first.")
+        session.delete(row)
+        bump_generation(session)
 
 
 def list_users():
@@ -106,8 +158,8 @@ def create_user(email, name, password=None, role="user", actor=SYSTEM):
 
     def set_secrets(record):
         db.session.execute(update(User).where(User.id == record.id).values(**columns))
-        if columns["is_admin"]:
-            _audit_role(db.session, record.id, False, actor, record["updated_at"])
+        if role != "user":
+            _audit_role(db.session, record.id, "user", role, actor, record["updated_at"])
 
     record = current_accord().records.create("user", {"email": email, "name": name}, actor, before_commit=set_secrets)
     return db.session.get(User, record.id)
@@ -136,15 +188,18 @@ def set_role(email, role, actor=SYSTEM):
         session.execute(update(User).where(User.id == user.id).values(
             **columns, updated_at=now, version=User.version + 1,
         ))
-        _audit_role(session, user.id, old == "admin", actor, now)
+        _audit_role(session, user.id, old, role, actor, now)
     db.session.refresh(user)
     return user, True
 
 
-def _audit_role(session, user_id, was_admin, actor, at):
+def _audit_role(session, user_id, old, new, actor, at):
     """Note a role change, which no record write makes, in the audit trail as an update of the user."""
     record = Record(current_accord().catalog().type("user"), {"id": user_id, "updated_at": at})
-    audit.record_write(session, record, "update", {"is_admin": (was_admin, not was_admin)}, actor)
+    changes = {"role": (old, new)}
+    if (old == "admin") != (new == "admin"):
+        changes["is_admin"] = (old == "admin", new == "admin")
+    audit.record_write(session, record, "update", changes, actor)
 
 
 def deactivate_user(email, actor=SYSTEM):

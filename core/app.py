@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pluggy
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import defaults, discovery, headers, health, jobs, logs, metrics
 from .config import load_config
@@ -71,6 +72,9 @@ def create_app(config=None):
     jobs.init_jobs(app)
     metrics.register_queue_depth(jobs.counts, queue="jobs", app=app)
     accord.register_blueprints()
+    if settings["TRUSTED_PROXIES"]:
+        proxies = settings["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     return app
 
 

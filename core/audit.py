@@ -13,9 +13,10 @@ alone tells every version of a record; for ``updated`` the fields that changed; 
 for ``deleted`` and ``restored``. An export notes one ``exported`` entry with
 ``details`` (format, count, whether it was the trash) and no record id.
 
-The trail is append-only: no code path updates or deletes an entry, and the migration
-adds triggers that refuse ``UPDATE`` and ``DELETE`` on the table (SQLite and
-PostgreSQL alike). Entries do not point at their records with a foreign key, so purging
+The trail is append-only: triggers refuse ``UPDATE`` and ``DELETE`` on the table (SQLite
+and PostgreSQL alike). The one exception is :func:`redact`, the erasure of a person's data
+(:mod:`accord.core.privacy`): it may rewrite only the ``changes`` of entries for which its
+own transaction holds a permit in ``audit_redaction``; who did what, and when, stays. Entries do not point at their records with a foreign key, so purging
 a record, a field or a plugin's tables leaves the entries about them in place.
 """
 
@@ -23,13 +24,13 @@ import base64
 import binascii
 import json
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select, update
 
 from .db import db, utcnow
 from .errors import BadRequest
 from .fields import MAX_ID, format_datetime, parse_datetime
 from .logs import current_request_id
-from .models import AUDIT_ACTIONS as ACTIONS, AuditEntry
+from .models import AUDIT_ACTIONS as ACTIONS, AuditEntry, AuditRedaction
 
 SERVICE_ACTIONS = {"create": "created", "update": "updated", "delete": "deleted", "restore": "restored"}
 PENDING = "accord_audit"
@@ -68,6 +69,50 @@ def record_export(record_type, fmt, count, actor, trashed=False):
     with write_unit() as session:
         _note(session, "exported", record_type.key, actor,
              details={"format": fmt, "count": count, "trashed": bool(trashed)})
+
+
+def record_view(record, actor):
+    """Note that ``actor`` was shown the sensitive values of ``record`` (one record's page
+    or API answer), naming the fields, never their values; nothing when it holds none."""
+    from .records import write_unit
+
+    shown = sorted(name for name, f in record.type.fields.items()
+                   if f.sensitive and record.get(name) not in (None, "", [], {}))
+    if not shown:
+        return
+    with write_unit() as session:
+        _note(session, "viewed", record.type.key, actor, record_id=record.id, details={"fields": shown})
+
+
+def record_privacy_export(contact_id, count, actor):
+    """Store the ``exported`` entry of a privacy export of one contact (``count``: the
+    records it held), in a write unit of its own."""
+    from .records import write_unit
+
+    with write_unit() as session:
+        _note(session, "exported", "contact", actor, record_id=contact_id,
+              details={"format": "privacy", "count": count})
+
+
+def record_erasure(session, contact_id, erased, actor):
+    """Note the one ``erased`` entry of an erasure: ``erased`` lists
+    ``{"record_type", "record_id", "fields"}`` of each record it emptied fields of, by
+    name only; the entry holds no value."""
+    _note(session, "erased", "contact", actor, record_id=contact_id, details={"records": erased})
+
+
+def redact(session, changes_by_entry):
+    """Replace the ``changes`` of entries (``{entry id: changes}``) in the current
+    transaction: the permits the triggers ask for are written, used and removed, so none
+    outlives it."""
+    if not changes_by_entry:
+        return
+    permits = AuditRedaction.__table__
+    table = AuditEntry.__table__
+    session.execute(insert(permits), [{"entry_id": entry_id} for entry_id in changes_by_entry])
+    for entry_id, changes in changes_by_entry.items():
+        session.execute(update(table).where(table.c.id == entry_id).values(changes=changes))
+    session.execute(delete(permits).where(permits.c.entry_id.in_(list(changes_by_entry))))
 
 
 def _note(session, action, record_type, actor, record_id=None, changes=None, details=None, at=None):
@@ -153,12 +198,16 @@ def listing(args, record_type=None, record_id=None):
     return rows[:limit], next_cursor
 
 
-def entry_json(row):
-    """One entry as the API answers it."""
+def entry_json(row, hidden=frozenset()):
+    """One entry as the API answers it, without the changes of the ``hidden`` fields (the
+    sensitive ones the reader may not see)."""
+    changes = row.changes
+    if hidden and changes:
+        changes = {name: pair for name, pair in changes.items() if name not in hidden}
     return {
         "id": row.id, "at": format_datetime(row.at), "actor_id": row.actor_id, "actor_name": row.actor_name,
         "source": row.source, "action": row.action, "record_type": row.record_type, "record_id": row.record_id,
-        "changes": row.changes, "details": row.details, "request_id": row.request_id,
+        "changes": changes, "details": row.details, "request_id": row.request_id,
     }
 
 
@@ -182,7 +231,7 @@ def _cursor(raw, errors):
 
 def _whole(args, name, errors):
     raw = args.get(name)
-    if not raw:
+    if raw is None:
         return None
     if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:
         errors[name] = ["Not an id (a whole number from 1)."]
@@ -192,7 +241,7 @@ def _whole(args, name, errors):
 
 def _moment(args, name, errors):
     raw = args.get(name)
-    if not raw:
+    if raw is None:
         return None
     try:
         return parse_datetime(raw)

@@ -24,16 +24,19 @@ DEFAULTS = {
     "SESSION_COOKIE_SECURE": False,
     "PASSWORD_RESET_MINUTES": 60,
     "BASE_URL": None,
+    "TRUSTED_PROXIES": 0,
     "SMTP_HOST": None,
     "SMTP_PORT": 587,
     "SMTP_USER": None,
     "SMTP_PASSWORD": None,
     "SMTP_STARTTLS": True,
     "MAIL_FROM": "accord@localhost",
+    "RETENTION_INACTIVE_DAYS": 0,
 }
 
-INTEGER_SETTINGS = {"MAX_BODY_BYTES", "IDEMPOTENCY_TTL_HOURS", "GRACEFUL_TIMEOUT", "JOBS_THREADS",
-                    "SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "PASSWORD_RESET_MINUTES", "SMTP_PORT"}
+INTEGER_SETTINGS = {"MAX_BODY_BYTES", "IDEMPOTENCY_TTL_HOURS", "GRACEFUL_TIMEOUT", "JOBS_THREADS", "TRUSTED_PROXIES",
+                    "SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "PASSWORD_RESET_MINUTES", "SMTP_PORT",
+                    "RETENTION_INACTIVE_DAYS"}
 POSITIVE_SETTINGS = ("SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "PASSWORD_RESET_MINUTES")
 """Durations that must be at least 1: zero would end every session or link at once."""
 BOOLEAN_SETTINGS = {"DISCOVER_PLUGINS", "SESSION_COOKIE_SECURE", "SMTP_STARTTLS"}
@@ -80,10 +83,14 @@ def load_config(overrides=None, environ=None):
     for name in POSITIVE_SETTINGS:
         if settings[name] < 1:
             raise ConfigError(f"ACCORD_{name} must be at least 1, got {settings[name]!r}")
+    if settings["RETENTION_INACTIVE_DAYS"] < 0:
+        raise ConfigError(f"ACCORD_RETENTION_INACTIVE_DAYS must be 0 (off) or more, got {settings['RETENTION_INACTIVE_DAYS']!r}")
     if settings["BASE_URL"]:
         settings["BASE_URL"] = settings["BASE_URL"].rstrip("/")
         if not settings["BASE_URL"].startswith(("https://", "http://")):
             raise ConfigError(f"ACCORD_BASE_URL must start with https:// or http://, got {settings['BASE_URL']!r}")
+    if settings["TRUSTED_PROXIES"] < 0:
+        raise ConfigError(f"ACCORD_TRUSTED_PROXIES must be 0 (none) or more, got {settings['TRUSTED_PROXIES']!r}")
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _instance_secret(instance)
     return settings

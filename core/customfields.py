@@ -26,7 +26,7 @@ def field_to_json(f):
         "name": f.name, "kind": f.kind, "label": f.label, "required": f.required,
         "choices": [{"key": c.key, "label": c.label} for c in f.choices] if f.kind in CHOICE_KINDS else None,
         "default": f.kind_impl.to_json(f.default) if f.default is not None and not f.custom else f.default,
-        "pii": f.pii, "indexed": f.indexed, "searchable": f.searchable, "help": f.help,
+        "pii": f.pii, "sensitive": f.sensitive, "indexed": f.indexed, "searchable": f.searchable, "help": f.help,
         "reference": f.reference, "read_only": f.read_only, "custom": f.custom, "origin": f.origin,
         "sortable": f.sortable,
     }
@@ -211,7 +211,8 @@ def _purge_statement(session, rt, name):
     )
 
 
-SPEC_KEYS = {"name", "label", "kind", "required", "choices", "default", "reference", "pii", "indexed", "searchable", "help"}
+SPEC_KEYS = {"name", "label", "kind", "required", "choices", "default", "reference", "pii", "sensitive", "indexed",
+             "searchable", "help"}
 
 
 def _validate_spec(catalog, rt, spec):
@@ -229,7 +230,7 @@ def _validate_spec(catalog, rt, spec):
     label = spec.get("label") or (name.replace("_", " ").capitalize() if isinstance(name, str) else "")
     if not isinstance(label, str) or len(label) > 120:
         errors["label"] = ["Must be text of at most 120 characters."]
-    for flag in ("required", "pii", "indexed", "searchable"):
+    for flag in ("required", "pii", "sensitive", "indexed", "searchable"):
         if flag in spec and not isinstance(spec[flag], bool):
             errors[flag] = ["Must be true or false."]
     help_text = spec.get("help", "")
@@ -263,7 +264,7 @@ def _validate_spec(catalog, rt, spec):
         "name": name, "label": label, "kind": kind, "required": bool(spec.get("required", False)),
         "choices": [{"key": c.key, "label": c.label} for c in choices] or None,
         "default": default, "reference": reference if kind == "reference" else None,
-        "pii": bool(spec.get("pii", False)), "indexed": bool(spec.get("indexed", False)),
+        "pii": bool(spec.get("pii", False)), "sensitive": bool(spec.get("sensitive", False)), "indexed": bool(spec.get("indexed", False)),
         "searchable": bool(spec.get("searchable", False)), "help": help_text,
     }
 

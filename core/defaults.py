@@ -49,7 +49,7 @@ def accord_record_validate(app, record_type, values, record, actor):
 @hookimpl
 def accord_record_before_save(app, record, changes, event, actor):
     """Fill what a record needs and the caller left out: deal currency and close month
-    (the forecast groups by it), activity times. A user who is deactivated or deleted loses
+    (the forecast groups by it), activity times, when a consent was given. A user who is deactivated or deleted loses
     their web sessions in the same transaction (reactivating them revives none)."""
     switched_off = event == "update" and "is_active" in changes and not record.get("is_active")
     if record.type.key == "user" and (event == "delete" or switched_off):
@@ -63,6 +63,10 @@ def accord_record_before_save(app, record, changes, event, actor):
             record["currency"] = app.config["ACCORD"]["DEFAULT_CURRENCY"]
         close = record.get("expected_close_date")
         record["expected_close_month"] = close.strftime("%Y-%m") if close else None
+    if record.type.key == "consent" and record.get("at") is None:
+        from .db import utcnow
+
+        record["at"] = utcnow()
     if record.type.key == "activity":
         from .db import utcnow
 
@@ -75,13 +79,14 @@ def accord_record_before_save(app, record, changes, event, actor):
 @hookimpl
 def accord_jobs(app):
     """The retry of a failed after-commit hook call; the sending of a webhook delivery; the
-    sending of a password-reset email."""
+    sending of a password-reset email; the daily privacy retention."""
     from .password_reset import jobs_declared
+    from .privacy import retention_jobs
     from .records import AFTER_COMMIT_JOB, run_after_commit_hook
     from .webhooks import delivery_jobs
 
     return [{"name": AFTER_COMMIT_JOB, "run": run_after_commit_hook, "max_attempts": 8, "backoff_seconds": 30},
-            *delivery_jobs(), *jobs_declared()]
+            *delivery_jobs(), *jobs_declared(), *retention_jobs(app)]
 
 
 @hookimpl

@@ -32,6 +32,8 @@ class Field:
     :param custom: ``True`` for fields stored in the ``custom`` JSON column.
     :param reference: the record type key a ``reference`` field points at.
     :param pii: the value identifies a person (privacy export and erasure use it).
+    :param sensitive: only roles with the right to sensitive fields see or change it; it is
+        never in the search index.
     :param read_only: shown but never written through the API.
     """
 
@@ -42,6 +44,7 @@ class Field:
     choices: tuple = ()
     default: object = None
     pii: bool = False
+    sensitive: bool = False
     indexed: bool = False
     searchable: bool = False
     help: str = ""
@@ -145,12 +148,14 @@ class RecordType:
         return " ".join(part for part in parts if part) or f"{self.label} {values.get('id', '')}".strip()
 
 
-def record_field(kind, *, label="", required=False, choices=(), default=None, pii=False,
+def record_field(kind, *, label="", required=False, choices=(), default=None, pii=False, sensitive=False,
                  indexed=False, searchable=False, help="", reference=None, read_only=False,
                  max_length=None, foreign_key=None, index=False):
     """Declare a model column together with its descriptor metadata.
 
     The SQL type follows the kind; a ``reference`` gets a foreign key to its target table.
+    ``pii`` is also the column's personal-data tag (``info["pii"]``), which every column
+    of every table carries.
     """
     kind_impl = KINDS[kind]
     column_type = kind_impl.column_type
@@ -168,6 +173,7 @@ def record_field(kind, *, label="", required=False, choices=(), default=None, pi
         "choices": tuple(Choice(*c) if isinstance(c, tuple) else Choice(c, c.replace("_", " ").title()) for c in choices),
         "default": default,
         "pii": pii,
+        "sensitive": sensitive,
         "indexed": indexed or index,
         "searchable": searchable,
         "help": help,
@@ -175,7 +181,7 @@ def record_field(kind, *, label="", required=False, choices=(), default=None, pi
         "read_only": read_only,
         "max_length": max_length,
     }
-    return mapped_column(*args, nullable=not required, index=index, info={"accord": meta})
+    return mapped_column(*args, nullable=not required, index=index, info={"accord": meta, "pii": pii})
 
 
 def describe_model(model, origin="core"):

@@ -366,7 +366,9 @@ KINDS = {
 
 
 def _custom_column(table_name):
-    return f"{table_name}.custom" if table_name else "custom"
+    """The ``custom`` column, named through its table when given (quoted: ``user`` is a
+    reserved word on PostgreSQL)."""
+    return f'"{table_name}".custom' if table_name else "custom"
 
 
 def format_datetime(value):

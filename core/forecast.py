@@ -17,14 +17,18 @@ from sqlalchemy import func, select, text
 
 from . import pipeline_totals
 from .db import db
+from . import permissions
 from .errors import BadRequest
 
 GROUPS = ("month", "owner", "territory")
 CENT = Decimal("0.01")
 
 
-def forecast(catalog, pipeline_key=None, group_by=GROUPS, start=None, end=None):
+def forecast(catalog, actor, pipeline_key=None, group_by=GROUPS, start=None, end=None):
+    """The forecast of the deals ``actor`` may read."""
     rt = catalog.type("deal")
+    permissions.require(actor, rt, "read")
+    only = permissions.visible(actor, rt)
     pipeline = catalog.pipeline_for(rt, pipeline_key)
     if pipeline is None:
         raise BadRequest(f"There is no deal pipeline {pipeline_key!r}.", {"pipeline": ["Unknown pipeline."]})
@@ -33,9 +37,9 @@ def forecast(catalog, pipeline_key=None, group_by=GROUPS, start=None, end=None):
         raise BadRequest("Unknown grouping.", {"group_by": [f"Use any of: {', '.join(GROUPS)}."]})
     counted = [s for s in pipeline.stages if s.outcome in ("open", "won")]
     if set(group_by) <= {"month"} and _whole_months(start, end):
-        sums = _month_totals(rt, pipeline, counted, "month" in group_by, start, end)
+        sums = _month_totals(rt, pipeline, counted, "month" in group_by, start, end, only)
     else:
-        sums = _grouped_deals(rt, pipeline, counted, group_by, start, end)
+        sums = _grouped_deals(rt, pipeline, counted, group_by, start, end, only)
     stages = {s.key: s for s in counted}
     totals = defaultdict(lambda: {"open_deals": 0, "open_amount": Decimal(0), "weighted": Decimal(0),
                                   "won_deals": 0, "won_amount": Decimal(0)})
@@ -68,15 +72,15 @@ def _whole_months(start, end):
     return (start is None or start.day == 1) and (end is None or (end + timedelta(days=1)).day == 1)
 
 
-def _month_totals(rt, pipeline, counted, by_month, start, end):
+def _month_totals(rt, pipeline, counted, by_month, start, end, only):
     """Sums per stage (and expected close month) from the pipeline totals."""
     months = (start and start.strftime("%Y-%m"), end and end.strftime("%Y-%m"))
     by = ("stage", "close_month", "currency") if by_month else ("stage", "currency")
     return pipeline_totals.totals(db.session, rt, pipeline.key, by, stages=[s.key for s in counted],
-                                  close_months=months)
+                                  close_months=months, only=only)
 
 
-def _grouped_deals(rt, pipeline, counted, group_by, start, end):
+def _grouped_deals(rt, pipeline, counted, group_by, start, end, only):
     """Sums per stage and group over the deals themselves, along ``ix_deal_forecast``."""
     table = rt.table
     if db.session.get_bind().dialect.name == "postgresql":
@@ -90,6 +94,8 @@ def _grouped_deals(rt, pipeline, counted, group_by, start, end):
                table.c.stage.in_([s.key for s in counted]))
         .group_by(table.c.stage, *keys)
     )
+    if only is not None:
+        stmt = stmt.where(only)
     # Whole months are bounded on expected_close_month, which the covering index holds;
     # a bound inside a month also checks the day.
     if start is not None:

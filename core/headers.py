@@ -3,8 +3,8 @@
 The content security policy allows scripts, styles, fonts and frames from this site only
 and no inline script or style, so injected markup cannot run; themes and plugins serve
 their scripts and styles as files (see docs/themes.md). HSTS is sent only on requests that
-arrived over TLS (behind a proxy, as gunicorn reports them from ``X-Forwarded-Proto`` of a
-trusted proxy), so a plain-HTTP development server never pins itself to HTTPS.
+arrived over TLS (behind a proxy, as its ``X-Forwarded-Proto`` says when ``TRUSTED_PROXIES``
+trusts it), so a plain-HTTP development server never pins itself to HTTPS.
 """
 
 CONTENT_SECURITY_POLICY = "; ".join((

@@ -154,9 +154,20 @@ def accord_search_providers(app):
 
 @hookspec
 def accord_privacy_handlers(app):
-    """Return privacy handlers: dicts with ``name``, ``export`` (callable taking the app
-    and a contact record, returning JSON-serialisable data held about that person) and
-    ``erase`` (callable that anonymises it).
+    """Return privacy handlers for what a plugin keeps about a person outside records:
+    dicts with ``name`` (unique, e.g. ``"newsletter.subscriptions"``), ``export`` and
+    ``erase``. Records of any type that refer to the contact (a ``reference`` field, a
+    relation, ``related_type``/``related_id``) are exported and erased by the core already,
+    through their descriptors and ``pii`` fields (:mod:`accord.core.privacy`).
+
+    Called when a process builds its set of active plugins. ``export(app, contact)`` is
+    called by a privacy export, outside any write; it returns JSON-serialisable data,
+    answered under ``plugins[name]``. ``erase(app, contact)`` is called inside the
+    erasure's transaction (an explicit erasure or retention), before the core empties the
+    contact's fields, so ``contact`` still holds the values to look for; it removes or
+    anonymises the plugin's data with ``db.session`` and returns nothing, and raising aborts
+    the whole erasure, nothing erased. ``contact`` is the contact's
+    :class:`~accord.core.records.Record`, possibly in the trash.
 
     :param app: the Flask application.
     """

@@ -13,25 +13,32 @@ TRASHED = text("deleted_at IS NOT NULL")
 
 
 class RecordColumns:
-    """The standard columns of every record, including the trash and the custom-field store."""
+    """The standard columns of every record, including the trash and the custom-field store.
 
-    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
-    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    updated_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    created_by = mapped_column(IdType, ForeignKey("user.id"), nullable=True)
+    Every column of every table carries a personal-data tag, ``info["pii"]`` (a test
+    refuses an untagged one): ``True`` where it may hold values that identify a person.
+    ``custom`` is tagged ``True`` because custom fields may be personal (each has its own
+    ``pii`` flag, which privacy export and erasure follow)."""
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True, info={"pii": False})
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    updated_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    created_by = mapped_column(IdType, ForeignKey("user.id"), nullable=True, info={"pii": False})
     owner_id = record_field("reference", label="Owner", reference="user", foreign_key="user.id")
-    version = mapped_column(Integer, nullable=False, default=1)
-    deleted_at = mapped_column(UTCDateTime(), nullable=True)
-    deleted_by = mapped_column(IdType, ForeignKey("user.id"), nullable=True)
-    custom = mapped_column(JsonType, nullable=False, default=dict)
+    version = mapped_column(Integer, nullable=False, default=1, info={"pii": False})
+    deleted_at = mapped_column(UTCDateTime(), nullable=True, info={"pii": False})
+    deleted_by = mapped_column(IdType, ForeignKey("user.id"), nullable=True, info={"pii": False})
+    custom = mapped_column(JsonType, nullable=False, default=dict, info={"pii": True})
 
 
 def live_indexes(table_name, *columns):
-    """The keyset indexes: live rows by ``(created_at, id)`` and by any extra sort keys, and
+    """The keyset indexes: live rows by ``(created_at, id)``, by owner then creation (a
+    user who reads only their own or their team's records), by any extra sort keys, and
     the trash by deletion time. The trash index covers trashed rows only, so it never
     tempts a planner away from the live ones."""
     return (
         Index(f"ix_{table_name}_live_created", "created_at", "id", postgresql_where=LIVE, sqlite_where=LIVE),
+        Index(f"ix_{table_name}_live_owner", "owner_id", "created_at", "id", postgresql_where=LIVE, sqlite_where=LIVE),
         Index(f"ix_{table_name}_trash", "deleted_at", "id", postgresql_where=TRASHED, sqlite_where=TRASHED),
         *(
             Index(f"ix_{table_name}_live_{col}", col, "id", postgresql_where=LIVE, sqlite_where=LIVE)
@@ -64,7 +71,9 @@ class User(RecordColumns, db.Model):
     team_id = record_field("reference", label="Team", reference="team", index=True)
     is_active = record_field("boolean", label="Active", default=True)
     is_admin = record_field("boolean", label="Administrator", default=False, read_only=True)
-    password_hash = mapped_column(String(255), nullable=True)
+    role = record_field("text", label="Role", default="user", read_only=True, max_length=64,
+                        help="What the user may do: a key of 'accord users roles'. Set with 'accord users set-role'.")
+    password_hash = mapped_column(String(255), nullable=True, info={"pii": False})
 
     __table_args__ = (*live_indexes("user", "name"), UniqueConstraint("email"))
 
@@ -136,8 +145,8 @@ class Contact(RecordColumns, db.Model):
 deal_contact = Table(
     "deal_contact",
     db.metadata,
-    Column("deal_id", IdType, ForeignKey("deal.id", ondelete="CASCADE"), primary_key=True),
-    Column("contact_id", IdType, ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("deal_id", IdType, ForeignKey("deal.id", ondelete="CASCADE"), primary_key=True, info={"pii": False}),
+    Column("contact_id", IdType, ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True, index=True, info={"pii": False}),
 )
 
 
@@ -197,8 +206,8 @@ class Activity(RecordColumns, db.Model):
     )
 
     kind = record_field("choice", required=True, choices=ACTIVITY_KINDS)
-    subject = record_field("text", required=True, searchable=True, max_length=200)
-    body = record_field("long_text", searchable=True)
+    subject = record_field("text", required=True, pii=True, searchable=True, max_length=200)
+    body = record_field("long_text", pii=True, searchable=True)
     related_type = record_field("text", label="Regarding type", max_length=64,
                                 help="Key of the record type this activity belongs to.")
     related_id = record_field("integer", label="Regarding id")
@@ -208,34 +217,64 @@ class Activity(RecordColumns, db.Model):
     done_at = record_field("datetime", read_only=True)
 
 
-CORE_MODELS = (Team, User, Territory, Organization, Contact, Deal, Activity)
+CONSENT_CHANNELS = (("email", "Email"), ("phone", "Phone"), ("sms", "SMS"), ("post", "Post"), ("web", "Web"),
+                    ("in_person", "In person"))
+CONSENT_STATUSES = ("granted", "withdrawn")
+
+
+class Consent(RecordColumns, db.Model):
+    """A person's consent to be contacted for one purpose on one channel, granted or
+    withdrawn: one record per decision, so the history of a consent is its records."""
+
+    __tablename__ = "consent"
+    __accord__ = RecordTypeOptions(
+        key="consent", label="Consent", plural_label="Consents", plural="consents", title_fields=("purpose",),
+        default_sort="-at",
+        description="A contact's consent for a purpose on a channel: granted or withdrawn, when, where and the evidence.",
+    )
+    __table_args__ = live_indexes("consent", "at")
+
+    contact_id = record_field("reference", label="Contact", required=True, reference="contact",
+                              foreign_key="contact.id", index=True)
+    purpose = record_field("text", required=True, searchable=True, max_length=120,
+                           help="What the person agreed to or refused, e.g. newsletter or event invitations.")
+    channel = record_field("choice", required=True, choices=CONSENT_CHANNELS, help="The channel it covers.")
+    status = record_field("choice", required=True, choices=CONSENT_STATUSES,
+                          help="granted or withdrawn; the newest record for a purpose and channel counts.")
+    at = record_field("datetime", label="When", help="When it was granted or withdrawn; defaults to now.")
+    source = record_field("text", max_length=200, help="Where it was given: a web form, a call, a paper form, an import.")
+    evidence = record_field("long_text", pii=True,
+                            help="What proves it: the wording agreed to, a form submission, a call recording reference.")
+
+
+CORE_MODELS = (Team, User, Territory, Organization, Contact, Deal, Activity, Consent)
 
 
 class Pipeline(db.Model):
     """A pipeline on a record type; stages are rows so packs and admins can change them."""
 
     __tablename__ = "pipeline"
-    id = mapped_column(Integer, primary_key=True)
-    key = mapped_column(String(64), nullable=False, unique=True)
-    record_type = mapped_column(String(64), nullable=False)
-    label = mapped_column(String(120), nullable=False)
-    is_default = mapped_column(Boolean, nullable=False, default=False)
-    origin = mapped_column(String(64), nullable=False, default="core")
+    id = mapped_column(Integer, primary_key=True, info={"pii": False})
+    key = mapped_column(String(64), nullable=False, unique=True, info={"pii": False})
+    record_type = mapped_column(String(64), nullable=False, info={"pii": False})
+    label = mapped_column(String(120), nullable=False, info={"pii": False})
+    is_default = mapped_column(Boolean, nullable=False, default=False, info={"pii": False})
+    origin = mapped_column(String(64), nullable=False, default="core", info={"pii": False})
 
 
 class PipelineStage(db.Model):
     __tablename__ = "pipeline_stage"
     __table_args__ = (UniqueConstraint("pipeline_id", "key"),)
-    id = mapped_column(Integer, primary_key=True)
-    pipeline_id = mapped_column(Integer, ForeignKey("pipeline.id", ondelete="CASCADE"), nullable=False)
-    key = mapped_column(String(64), nullable=False)
-    label = mapped_column(String(120), nullable=False)
-    position = mapped_column(Integer, nullable=False)
-    probability = mapped_column(Integer, nullable=False, default=0)
-    outcome = mapped_column(String(8), nullable=False, default="open")
-    allowed_next = mapped_column(JsonType, nullable=True)
-    reasons = mapped_column(JsonType, nullable=True)
-    origin = mapped_column(String(64), nullable=False, default="core")
+    id = mapped_column(Integer, primary_key=True, info={"pii": False})
+    pipeline_id = mapped_column(Integer, ForeignKey("pipeline.id", ondelete="CASCADE"), nullable=False, info={"pii": False})
+    key = mapped_column(String(64), nullable=False, info={"pii": False})
+    label = mapped_column(String(120), nullable=False, info={"pii": False})
+    position = mapped_column(Integer, nullable=False, info={"pii": False})
+    probability = mapped_column(Integer, nullable=False, default=0, info={"pii": False})
+    outcome = mapped_column(String(8), nullable=False, default="open", info={"pii": False})
+    allowed_next = mapped_column(JsonType, nullable=True, info={"pii": False})
+    reasons = mapped_column(JsonType, nullable=True, info={"pii": False})
+    origin = mapped_column(String(64), nullable=False, default="core", info={"pii": False})
 
 
 class StageHistory(db.Model):
@@ -243,16 +282,16 @@ class StageHistory(db.Model):
 
     __tablename__ = "stage_history"
     __table_args__ = (Index("ix_stage_history_record", "record_type", "record_id", "id"),)
-    id = mapped_column(IdType, primary_key=True, autoincrement=True)
-    record_type = mapped_column(String(64), nullable=False)
-    record_id = mapped_column(IdType, nullable=False)
-    pipeline = mapped_column(String(64), nullable=False)
-    from_stage = mapped_column(String(64), nullable=True)
-    to_stage = mapped_column(String(64), nullable=False)
-    changed_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    changed_by = mapped_column(IdType, ForeignKey("user.id"), nullable=True)
-    seconds_in_previous = mapped_column(Integer, nullable=True)
-    reason = mapped_column(String(200), nullable=True)
+    id = mapped_column(IdType, primary_key=True, autoincrement=True, info={"pii": False})
+    record_type = mapped_column(String(64), nullable=False, info={"pii": False})
+    record_id = mapped_column(IdType, nullable=False, info={"pii": False})
+    pipeline = mapped_column(String(64), nullable=False, info={"pii": False})
+    from_stage = mapped_column(String(64), nullable=True, info={"pii": False})
+    to_stage = mapped_column(String(64), nullable=False, info={"pii": False})
+    changed_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    changed_by = mapped_column(IdType, ForeignKey("user.id"), nullable=True, info={"pii": False})
+    seconds_in_previous = mapped_column(Integer, nullable=True, info={"pii": False})
+    reason = mapped_column(String(200), nullable=True, info={"pii": False})
 
 
 class CustomField(db.Model):
@@ -260,39 +299,55 @@ class CustomField(db.Model):
 
     __tablename__ = "custom_field"
     __table_args__ = (UniqueConstraint("record_type", "name"),)
-    id = mapped_column(Integer, primary_key=True)
-    record_type = mapped_column(String(64), nullable=False)
-    name = mapped_column(String(63), nullable=False)
-    label = mapped_column(String(120), nullable=False)
-    kind = mapped_column(String(20), nullable=False)
-    required = mapped_column(Boolean, nullable=False, default=False)
-    choices = mapped_column(JsonType, nullable=True)
-    default = mapped_column(JsonType, nullable=True)
-    reference = mapped_column(String(64), nullable=True)
-    pii = mapped_column(Boolean, nullable=False, default=False)
-    indexed = mapped_column(Boolean, nullable=False, default=False)
-    searchable = mapped_column(Boolean, nullable=False, default=False)
-    help = mapped_column(Text, nullable=False, default="")
-    position = mapped_column(Integer, nullable=False, default=0)
-    origin = mapped_column(String(64), nullable=False, default="local")
-    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    created_by = mapped_column(IdType, ForeignKey("user.id"), nullable=True)
-    removed_at = mapped_column(UTCDateTime(), nullable=True)
+    id = mapped_column(Integer, primary_key=True, info={"pii": False})
+    record_type = mapped_column(String(64), nullable=False, info={"pii": False})
+    name = mapped_column(String(63), nullable=False, info={"pii": False})
+    label = mapped_column(String(120), nullable=False, info={"pii": False})
+    kind = mapped_column(String(20), nullable=False, info={"pii": False})
+    required = mapped_column(Boolean, nullable=False, default=False, info={"pii": False})
+    choices = mapped_column(JsonType, nullable=True, info={"pii": False})
+    default = mapped_column(JsonType, nullable=True, info={"pii": False})
+    reference = mapped_column(String(64), nullable=True, info={"pii": False})
+    pii = mapped_column(Boolean, nullable=False, default=False, info={"pii": False})
+    sensitive = mapped_column(Boolean, nullable=False, default=False, info={"pii": False})
+    indexed = mapped_column(Boolean, nullable=False, default=False, info={"pii": False})
+    searchable = mapped_column(Boolean, nullable=False, default=False, info={"pii": False})
+    help = mapped_column(Text, nullable=False, default="", info={"pii": False})
+    position = mapped_column(Integer, nullable=False, default=0, info={"pii": False})
+    origin = mapped_column(String(64), nullable=False, default="local", info={"pii": False})
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    created_by = mapped_column(IdType, ForeignKey("user.id"), nullable=True, info={"pii": False})
+    removed_at = mapped_column(UTCDateTime(), nullable=True, info={"pii": False})
+
+
+class Role(db.Model):
+    """A custom role (:mod:`accord.core.permissions`), added by an admin or a vertical pack
+    beside the built-in ones. ``grants`` is ``{record type key or "*": {"verbs": [...],
+    "scope": "own"|"team"|"all"}}``."""
+
+    __tablename__ = "role"
+    key = mapped_column(String(64), primary_key=True, info={"pii": False})
+    label = mapped_column(String(120), nullable=False, info={"pii": False})
+    description = mapped_column(Text, nullable=False, default="", info={"pii": False})
+    grants = mapped_column(JsonType, nullable=False, info={"pii": False})
+    sensitive = mapped_column(Boolean, nullable=False, default=False, info={"pii": False})
+    origin = mapped_column(String(64), nullable=False, default="local", info={"pii": False})
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
 
 
 class ApiToken(db.Model):
     """A bearer token; only its SHA-256 is stored."""
 
     __tablename__ = "api_token"
-    id = mapped_column(Integer, primary_key=True)
-    user_id = mapped_column(IdType, ForeignKey("user.id", ondelete="CASCADE"), nullable=False)
-    name = mapped_column(String(120), nullable=False)
-    token_hash = mapped_column(String(64), nullable=False, unique=True)
-    scopes = mapped_column(JsonType, nullable=False, default=list)
-    record_types = mapped_column(JsonType, nullable=True)  # keys of the types it may reach; NULL: every type
-    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    expires_at = mapped_column(UTCDateTime(), nullable=True)
-    revoked_at = mapped_column(UTCDateTime(), nullable=True)
+    id = mapped_column(Integer, primary_key=True, info={"pii": False})
+    user_id = mapped_column(IdType, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, info={"pii": False})
+    name = mapped_column(String(120), nullable=False, info={"pii": False})
+    token_hash = mapped_column(String(64), nullable=False, unique=True, info={"pii": False})
+    scopes = mapped_column(JsonType, nullable=False, default=list, info={"pii": False})
+    record_types = mapped_column(JsonType, nullable=True, info={"pii": False})  # keys of the types it may reach; NULL: every type
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    expires_at = mapped_column(UTCDateTime(), nullable=True, info={"pii": False})
+    revoked_at = mapped_column(UTCDateTime(), nullable=True, info={"pii": False})
 
 
 class IdempotencyRecord(db.Model):
@@ -300,14 +355,14 @@ class IdempotencyRecord(db.Model):
 
     __tablename__ = "idempotency_record"
     __table_args__ = (UniqueConstraint("user_id", "key"),)
-    id = mapped_column(IdType, primary_key=True, autoincrement=True)
-    user_id = mapped_column(IdType, ForeignKey("user.id", ondelete="CASCADE"), nullable=False)
-    key = mapped_column(String(255), nullable=False)
-    request_hash = mapped_column(String(64), nullable=False)
-    status_code = mapped_column(Integer, nullable=False)
-    response_body = mapped_column(Text, nullable=False)
-    response_headers = mapped_column(JsonType, nullable=False, default=dict)
-    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, index=True)
+    id = mapped_column(IdType, primary_key=True, autoincrement=True, info={"pii": False})
+    user_id = mapped_column(IdType, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, info={"pii": False})
+    key = mapped_column(String(255), nullable=False, info={"pii": False})
+    request_hash = mapped_column(String(64), nullable=False, info={"pii": False})
+    status_code = mapped_column(Integer, nullable=False, info={"pii": False})
+    response_body = mapped_column(Text, nullable=False, info={"pii": True})
+    response_headers = mapped_column(JsonType, nullable=False, default=dict, info={"pii": False})
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, index=True, info={"pii": False})
 
 
 class SchemaGeneration(db.Model):
@@ -315,8 +370,8 @@ class SchemaGeneration(db.Model):
     so every worker process notices and reloads its descriptors."""
 
     __tablename__ = "schema_generation"
-    id = mapped_column(Integer, primary_key=True)
-    value = mapped_column(Integer, nullable=False, default=0)
+    id = mapped_column(Integer, primary_key=True, info={"pii": False})
+    value = mapped_column(Integer, nullable=False, default=0, info={"pii": False})
 
 
 class PluginState(db.Model):
@@ -324,12 +379,12 @@ class PluginState(db.Model):
     migrations ran, its settings. Kept here, not in a process, so every worker agrees."""
 
     __tablename__ = "plugin_state"
-    name = mapped_column(String(40), primary_key=True)
-    enabled = mapped_column(Boolean, nullable=False, default=False)
-    installed_version = mapped_column(String(40), nullable=True)
-    settings = mapped_column(JsonType, nullable=False, default=dict)
-    changed_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    changed_by = mapped_column(String(120), nullable=True)
+    name = mapped_column(String(40), primary_key=True, info={"pii": False})
+    enabled = mapped_column(Boolean, nullable=False, default=False, info={"pii": False})
+    installed_version = mapped_column(String(40), nullable=True, info={"pii": False})
+    settings = mapped_column(JsonType, nullable=False, default=dict, info={"pii": False})
+    changed_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    changed_by = mapped_column(String(120), nullable=True, info={"pii": True})
 
 
 class PluginObject(db.Model):
@@ -339,20 +394,20 @@ class PluginObject(db.Model):
 
     __tablename__ = "plugin_object"
     __table_args__ = (UniqueConstraint("plugin", "kind", "name"),)
-    id = mapped_column(Integer, primary_key=True)
-    plugin = mapped_column(String(40), nullable=False, index=True)
-    kind = mapped_column(String(20), nullable=False)
-    name = mapped_column(String(200), nullable=False)
-    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    id = mapped_column(Integer, primary_key=True, info={"pii": False})
+    plugin = mapped_column(String(40), nullable=False, index=True, info={"pii": False})
+    kind = mapped_column(String(20), nullable=False, info={"pii": False})
+    name = mapped_column(String(200), nullable=False, info={"pii": False})
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
 
 
 class InstanceSetting(db.Model):
     """A setting of this instance that every worker must agree on (the active theme)."""
 
     __tablename__ = "instance_setting"
-    key = mapped_column(String(64), primary_key=True)
-    value = mapped_column(JsonType, nullable=True)
-    changed_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    key = mapped_column(String(64), primary_key=True, info={"pii": False})
+    value = mapped_column(JsonType, nullable=True, info={"pii": False})
+    changed_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
 
 
 class SavedView(db.Model):
@@ -360,24 +415,25 @@ class SavedView(db.Model):
 
     __tablename__ = "saved_view"
     __table_args__ = (UniqueConstraint("user_id", "record_type", "name"),)
-    id = mapped_column(Integer, primary_key=True)
-    user_id = mapped_column(IdType, ForeignKey("user.id", ondelete="CASCADE"), nullable=False)
-    record_type = mapped_column(String(64), nullable=False)
-    name = mapped_column(String(120), nullable=False)
-    query = mapped_column(Text, nullable=False)
-    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    id = mapped_column(Integer, primary_key=True, info={"pii": False})
+    user_id = mapped_column(IdType, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, info={"pii": False})
+    record_type = mapped_column(String(64), nullable=False, info={"pii": False})
+    name = mapped_column(String(120), nullable=False, info={"pii": False})
+    query = mapped_column(Text, nullable=False, info={"pii": True})
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
 
 
 class SearchEntry(db.Model):
     """One row per live searchable record; the full-text index is built over it."""
 
     __tablename__ = "search_entry"
-    __table_args__ = (UniqueConstraint("record_type", "record_id"),)
-    id = mapped_column(IdType, primary_key=True, autoincrement=True)
-    record_type = mapped_column(String(64), nullable=False)
-    record_id = mapped_column(IdType, nullable=False)
-    title = mapped_column(Text, nullable=False)
-    body = mapped_column(Text, nullable=False, default="")
+    __table_args__ = (UniqueConstraint("record_type", "record_id"), Index("ix_search_entry_owner", "owner_id", "record_type"))
+    id = mapped_column(IdType, primary_key=True, autoincrement=True, info={"pii": False})
+    record_type = mapped_column(String(64), nullable=False, info={"pii": False})
+    record_id = mapped_column(IdType, nullable=False, info={"pii": False})
+    owner_id = mapped_column(IdType, nullable=True, info={"pii": False})
+    title = mapped_column(Text, nullable=False, info={"pii": True})
+    body = mapped_column(Text, nullable=False, default="", info={"pii": True})
 
 
 class PipelineTotal(db.Model):
@@ -389,15 +445,15 @@ class PipelineTotal(db.Model):
     sums stay exact on SQLite too."""
 
     __tablename__ = "pipeline_total"
-    record_type = mapped_column(String(64), primary_key=True)
-    pipeline = mapped_column(String(64), primary_key=True)
-    stage = mapped_column(String(64), primary_key=True)
-    currency = mapped_column(String(16), primary_key=True, default="")
-    close_month = mapped_column(String(7), primary_key=True, default="")
-    closed_month = mapped_column(String(7), primary_key=True, default="")
-    records = mapped_column(BigInteger, nullable=False, default=0)
-    amount_units = mapped_column(BigInteger, nullable=False, default=0)
-    amount_micros = mapped_column(BigInteger, nullable=False, default=0)
+    record_type = mapped_column(String(64), primary_key=True, info={"pii": False})
+    pipeline = mapped_column(String(64), primary_key=True, info={"pii": False})
+    stage = mapped_column(String(64), primary_key=True, info={"pii": False})
+    currency = mapped_column(String(16), primary_key=True, default="", info={"pii": False})
+    close_month = mapped_column(String(7), primary_key=True, default="", info={"pii": False})
+    closed_month = mapped_column(String(7), primary_key=True, default="", info={"pii": False})
+    records = mapped_column(BigInteger, nullable=False, default=0, info={"pii": False})
+    amount_units = mapped_column(BigInteger, nullable=False, default=0, info={"pii": False})
+    amount_micros = mapped_column(BigInteger, nullable=False, default=0, info={"pii": False})
 
 
 JOB_STATES = ("queued", "running", "succeeded", "failed")
@@ -417,20 +473,20 @@ class Job(db.Model):
         UniqueConstraint("name", "key"),
         Index("ix_job_due", "state", "run_at"),
     )
-    id = mapped_column(IdType, primary_key=True, autoincrement=True)
-    name = mapped_column(String(120), nullable=False)
-    key = mapped_column(String(200), nullable=True)
-    arguments = mapped_column(JsonType, nullable=False, default=dict)
-    state = mapped_column(String(16), nullable=False, default="queued")
-    attempts = mapped_column(Integer, nullable=False, default=0)
-    max_attempts = mapped_column(Integer, nullable=False, default=5)
-    run_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    lease_until = mapped_column(UTCDateTime(), nullable=True)
-    last_error = mapped_column(Text, nullable=True)
-    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    started_at = mapped_column(UTCDateTime(), nullable=True)
-    finished_at = mapped_column(UTCDateTime(), nullable=True)
-    dispatched_at = mapped_column(UTCDateTime(), nullable=True)
+    id = mapped_column(IdType, primary_key=True, autoincrement=True, info={"pii": False})
+    name = mapped_column(String(120), nullable=False, info={"pii": False})
+    key = mapped_column(String(200), nullable=True, info={"pii": False})
+    arguments = mapped_column(JsonType, nullable=False, default=dict, info={"pii": True})
+    state = mapped_column(String(16), nullable=False, default="queued", info={"pii": False})
+    attempts = mapped_column(Integer, nullable=False, default=0, info={"pii": False})
+    max_attempts = mapped_column(Integer, nullable=False, default=5, info={"pii": False})
+    run_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    lease_until = mapped_column(UTCDateTime(), nullable=True, info={"pii": False})
+    last_error = mapped_column(Text, nullable=True, info={"pii": True})
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    started_at = mapped_column(UTCDateTime(), nullable=True, info={"pii": False})
+    finished_at = mapped_column(UTCDateTime(), nullable=True, info={"pii": False})
+    dispatched_at = mapped_column(UTCDateTime(), nullable=True, info={"pii": False})
 
 
 WEBHOOK_EVENTS = ("created", "updated", "deleted", "restored", "stage_changed")
@@ -444,16 +500,16 @@ class WebhookSubscription(db.Model):
     answered once, on creation, and never again; whoever reads the database reads it."""
 
     __tablename__ = "webhook_subscription"
-    id = mapped_column(Integer, primary_key=True)
-    url = mapped_column(String(2000), nullable=False)
-    events = mapped_column(JsonType, nullable=False)
-    record_types = mapped_column(JsonType, nullable=True)
-    secret = mapped_column(String(200), nullable=False)
-    active = mapped_column(Boolean, nullable=False, default=True)
-    description = mapped_column(Text, nullable=False, default="")
-    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    updated_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    created_by = mapped_column(IdType, ForeignKey("user.id", ondelete="SET NULL"), nullable=True)
+    id = mapped_column(Integer, primary_key=True, info={"pii": False})
+    url = mapped_column(String(2000), nullable=False, info={"pii": False})
+    events = mapped_column(JsonType, nullable=False, info={"pii": False})
+    record_types = mapped_column(JsonType, nullable=True, info={"pii": False})
+    secret = mapped_column(String(200), nullable=False, info={"pii": False})
+    active = mapped_column(Boolean, nullable=False, default=True, info={"pii": False})
+    description = mapped_column(Text, nullable=False, default="", info={"pii": False})
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    updated_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    created_by = mapped_column(IdType, ForeignKey("user.id", ondelete="SET NULL"), nullable=True, info={"pii": False})
 
 
 class WebhookDelivery(db.Model):
@@ -469,21 +525,21 @@ class WebhookDelivery(db.Model):
         Index("ix_webhook_delivery_subscription_status", "subscription_id", "status", "id"),
         Index("ix_webhook_delivery_event", "event_id"),
     )
-    id = mapped_column(IdType, primary_key=True, autoincrement=True)
+    id = mapped_column(IdType, primary_key=True, autoincrement=True, info={"pii": False})
     subscription_id = mapped_column(Integer, ForeignKey("webhook_subscription.id", ondelete="SET NULL"),
-                                    nullable=True)
-    event_id = mapped_column(String(36), nullable=False)
-    event = mapped_column(String(32), nullable=False)
-    record_type = mapped_column(String(64), nullable=False)
-    record_id = mapped_column(IdType, nullable=False)
-    body = mapped_column(Text, nullable=False)
-    status = mapped_column(String(16), nullable=False, default="pending")
-    attempts = mapped_column(Integer, nullable=False, default=0)
-    replays = mapped_column(Integer, nullable=False, default=0)
-    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    last_attempt_at = mapped_column(UTCDateTime(), nullable=True)
-    last_error = mapped_column(Text, nullable=True)
-    delivered_at = mapped_column(UTCDateTime(), nullable=True)
+                                    nullable=True, info={"pii": False})
+    event_id = mapped_column(String(36), nullable=False, info={"pii": False})
+    event = mapped_column(String(32), nullable=False, info={"pii": False})
+    record_type = mapped_column(String(64), nullable=False, info={"pii": False})
+    record_id = mapped_column(IdType, nullable=False, info={"pii": False})
+    body = mapped_column(Text, nullable=False, info={"pii": True})
+    status = mapped_column(String(16), nullable=False, default="pending", info={"pii": False})
+    attempts = mapped_column(Integer, nullable=False, default=0, info={"pii": False})
+    replays = mapped_column(Integer, nullable=False, default=0, info={"pii": False})
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    last_attempt_at = mapped_column(UTCDateTime(), nullable=True, info={"pii": False})
+    last_error = mapped_column(Text, nullable=True, info={"pii": False})
+    delivered_at = mapped_column(UTCDateTime(), nullable=True, info={"pii": False})
 
 
 class WebhookAttempt(db.Model):
@@ -491,13 +547,13 @@ class WebhookAttempt(db.Model):
 
     __tablename__ = "webhook_attempt"
     __table_args__ = (Index("ix_webhook_attempt_delivery", "delivery_id", "id"),)
-    id = mapped_column(IdType, primary_key=True, autoincrement=True)
-    delivery_id = mapped_column(IdType, ForeignKey("webhook_delivery.id", ondelete="CASCADE"), nullable=False)
-    replay = mapped_column(Integer, nullable=False, default=0)
-    attempted_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    status_code = mapped_column(Integer, nullable=True)
-    duration_ms = mapped_column(Integer, nullable=False)
-    error = mapped_column(Text, nullable=True)
+    id = mapped_column(IdType, primary_key=True, autoincrement=True, info={"pii": False})
+    delivery_id = mapped_column(IdType, ForeignKey("webhook_delivery.id", ondelete="CASCADE"), nullable=False, info={"pii": False})
+    replay = mapped_column(Integer, nullable=False, default=0, info={"pii": False})
+    attempted_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    status_code = mapped_column(Integer, nullable=True, info={"pii": False})
+    duration_ms = mapped_column(Integer, nullable=False, info={"pii": False})
+    error = mapped_column(Text, nullable=True, info={"pii": False})
 
 
 class SignInFailure(db.Model):
@@ -509,10 +565,10 @@ class SignInFailure(db.Model):
         Index("ix_sign_in_failure_email", "email", "at"),
         Index("ix_sign_in_failure_address", "address", "at"),
     )
-    id = mapped_column(IdType, primary_key=True, autoincrement=True)
-    email = mapped_column(String(254), nullable=False)
-    address = mapped_column(String(64), nullable=False)
-    at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    id = mapped_column(IdType, primary_key=True, autoincrement=True, info={"pii": False})
+    email = mapped_column(String(254), nullable=False, info={"pii": True})
+    address = mapped_column(String(64), nullable=False, info={"pii": True})
+    at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
 
 
 class WebSession(db.Model):
@@ -525,14 +581,14 @@ class WebSession(db.Model):
     __tablename__ = "web_session"
     __table_args__ = (Index("ix_web_session_user", "user_id", "revoked_at"),
                       Index("ix_web_session_created", "created_at"))
-    id = mapped_column(IdType, primary_key=True, autoincrement=True)
-    token_hash = mapped_column(String(64), nullable=False, unique=True)
-    user_id = mapped_column(IdType, ForeignKey("user.id", ondelete="CASCADE"), nullable=False)
-    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    last_seen_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    revoked_at = mapped_column(UTCDateTime(), nullable=True)
-    address = mapped_column(String(64), nullable=True)
-    user_agent = mapped_column(String(255), nullable=True)
+    id = mapped_column(IdType, primary_key=True, autoincrement=True, info={"pii": False})
+    token_hash = mapped_column(String(64), nullable=False, unique=True, info={"pii": False})
+    user_id = mapped_column(IdType, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, info={"pii": False})
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    last_seen_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    revoked_at = mapped_column(UTCDateTime(), nullable=True, info={"pii": False})
+    address = mapped_column(String(64), nullable=True, info={"pii": True})
+    user_agent = mapped_column(String(255), nullable=True, info={"pii": True})
 
 
 class PasswordResetRequest(db.Model):
@@ -545,24 +601,27 @@ class PasswordResetRequest(db.Model):
         Index("ix_password_reset_request_email", "email", "at"),
         Index("ix_password_reset_request_address", "address", "at"),
     )
-    id = mapped_column(IdType, primary_key=True, autoincrement=True)
-    email = mapped_column(String(254), nullable=False)
-    address = mapped_column(String(64), nullable=False)
-    at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    id = mapped_column(IdType, primary_key=True, autoincrement=True, info={"pii": False})
+    email = mapped_column(String(254), nullable=False, info={"pii": True})
+    address = mapped_column(String(64), nullable=False, info={"pii": True})
+    at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
 
 
-AUDIT_ACTIONS = ("created", "updated", "deleted", "restored", "exported")
+AUDIT_ACTIONS = ("created", "updated", "deleted", "restored", "exported", "erased", "viewed")
 
 
 class AuditEntry(db.Model):
     """Who did what to which record, and when (:mod:`accord.core.audit`): written in the
-    same transaction as the write it tells of, and never updated or deleted.
+    same transaction as the write it tells of, never deleted, and never updated except
+    when a person's data is erased: then the personal values in ``changes`` are replaced
+    by a marker (see :class:`AuditRedaction`).
 
     No foreign keys: an entry outlives its record, its record type and its actor's
     account. ``actor_name`` and ``source`` keep who acted and through which door (``api``,
     ``web``, ``import``, ``cli``, ``system``...) as they were; ``actor_id`` is ``None`` for
     the system and jobs. ``changes`` is ``{field: [before, after]}``; ``details`` holds
-    what an action other than a field change needs (an export's format and count)."""
+    what an action other than a field change needs (an export's format and count, the
+    fields an erasure emptied)."""
 
     __tablename__ = "audit_entry"
     __table_args__ = (
@@ -570,14 +629,27 @@ class AuditEntry(db.Model):
         Index("ix_audit_entry_actor", "actor_id", "id"),
         Index("ix_audit_entry_at", "at"),
     )
-    id = mapped_column(IdType, primary_key=True, autoincrement=True)
-    at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    actor_id = mapped_column(IdType, nullable=True)
-    actor_name = mapped_column(String(120), nullable=False, default="")
-    source = mapped_column(String(32), nullable=False)
-    action = mapped_column(String(16), nullable=False)
-    record_type = mapped_column(String(64), nullable=False)
-    record_id = mapped_column(IdType, nullable=True)
-    changes = mapped_column(JsonType, nullable=True)
-    details = mapped_column(JsonType, nullable=True)
-    request_id = mapped_column(String(64), nullable=True)
+    id = mapped_column(IdType, primary_key=True, autoincrement=True, info={"pii": False})
+    at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    actor_id = mapped_column(IdType, nullable=True, info={"pii": False})
+    actor_name = mapped_column(String(120), nullable=False, default="", info={"pii": True})
+    source = mapped_column(String(32), nullable=False, info={"pii": False})
+    action = mapped_column(String(16), nullable=False, info={"pii": False})
+    record_type = mapped_column(String(64), nullable=False, info={"pii": False})
+    record_id = mapped_column(IdType, nullable=True, info={"pii": False})
+    changes = mapped_column(JsonType, nullable=True, info={"pii": True})
+    details = mapped_column(JsonType, nullable=True, info={"pii": False})
+    request_id = mapped_column(String(64), nullable=True, info={"pii": False})
+
+
+class AuditRedaction(db.Model):
+    """A permit to redact the values of one audit entry, valid only inside the transaction
+    that writes it (:func:`accord.core.privacy.erase_contact`).
+
+    The triggers on ``audit_entry`` refuse every ``UPDATE`` except one of an entry named
+    here that changes nothing but its ``changes``. An erasure writes its permits, redacts
+    and removes them before it commits, so outside an erasure this table is empty and the
+    trail is as append-only as before."""
+
+    __tablename__ = "audit_redaction"
+    entry_id = mapped_column(IdType, primary_key=True, autoincrement=False, info={"pii": False})

@@ -212,7 +212,8 @@ def _meta_paths():
         "/api/v1/search": {"get": {
             "tags": ["Search"], "operationId": "search", "summary": "Ranked search across every type, prefix-matching",
             "parameters": [
-                {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}},
+                {"name": "q", "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": "Words to find; without any, the answer is empty"},
                 {"name": "type", "in": "query", "required": False, "schema": {"type": "string"}},
                 {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
             "responses": {"200": {"description": "Results", "content": _json({
@@ -224,8 +225,42 @@ def _meta_paths():
             "parameters": _audit_parameters(one_record=False),
             "responses": {"200": {"description": "A page of audit entries", "content": _json(_audit_page())},
                           **_errors("400", "401", "403")}}},
+        **_privacy_paths(),
         "/api/v1/openapi.json": {"get": {"tags": ["Schema"], "operationId": "openapi", "summary": "This document", "security": [],
                                          "responses": {"200": {"description": "OpenAPI document", "content": _json(obj)}}}},
+    }
+
+
+def _privacy_paths():
+    """A person's data exported or erased (administrators; :mod:`accord.core.privacy`)."""
+    contact_id = [{"name": "contact_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    export = {"type": "object", "required": ["exported_at", "contact", "records", "audit", "plugins"], "properties": {
+        "exported_at": {"type": "string", "format": "date-time"},
+        "contact": {"$ref": "#/components/schemas/Contact"},
+        "records": {"type": "object", "description": "Records referring to the contact, by record type key",
+                    "additionalProperties": {"type": "array", "items": {"type": "object"}}},
+        "audit": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}},
+        "plugins": {"type": "object", "description": "What each plugin's privacy handler holds, by handler name",
+                    "additionalProperties": {}},
+    }}
+    erased = {"type": "object", "required": ["contact_id", "erased"], "properties": {
+        "contact_id": {"type": "integer"},
+        "erased": {"type": "array", "items": {
+            "type": "object", "required": ["record_type", "record_id", "fields"], "properties": {
+                "record_type": {"type": "string"}, "record_id": {"type": "integer"},
+                "fields": {"type": "array", "items": {"type": "string"}}}}},
+    }}
+    return {
+        "/api/v1/contacts/{contact_id}/privacy-export": {"parameters": contact_id, "get": {
+            "tags": ["Privacy"], "operationId": "privacy_export",
+            "summary": "Everything held about a contact, across core and plugins (administrators)",
+            "responses": {"200": {"description": "The export", "content": _json(export)},
+                          **_errors("401", "403", "404")}}},
+        "/api/v1/contacts/{contact_id}/erase": {"parameters": contact_id, "post": {
+            "tags": ["Privacy"], "operationId": "privacy_erase",
+            "summary": "Erase a contact's personal data and that of records referring to it (administrators)",
+            "responses": {"200": {"description": "The fields emptied, by record", "content": _json(erased)},
+                          **_errors("401", "403", "404")}}},
     }
 
 
@@ -236,7 +271,8 @@ def _field_spec_schema():
         "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
         "kind": {"type": "string", "enum": list(KINDS)},
         "label": {"type": "string", "maxLength": 120},
-        "required": {"type": "boolean"}, "pii": {"type": "boolean"}, "indexed": {"type": "boolean"},
+        "required": {"type": "boolean"}, "pii": {"type": "boolean"}, "sensitive": {"type": "boolean"},
+        "indexed": {"type": "boolean"},
         "searchable": {"type": "boolean"}, "help": {"type": "string"},
         "choices": {"type": "array"}, "default": {}, "reference": {"type": "string"},
     }}

@@ -155,6 +155,16 @@ def rebuild(session, rt):
     if postgres:
         session.execute(text(f'LOCK TABLE "{table.name}" IN SHARE MODE'))
     session.execute(delete(totals).where(totals.c.record_type == rt.key))
+    rows = _buckets(rt, shape, postgres).subquery()
+    keys = [rows.c[name] for name in KEY[1:]]
+    counted = select(literal(rt.key, String), *keys, func.count(), func.sum(rows.c.units), func.sum(rows.c.micros)).group_by(*keys)
+    session.execute(insert(totals).from_select(list(KEY + SUMS), counted))
+
+
+def _buckets(rt, shape, postgres):
+    """Each live pipelined record of ``rt`` as its bucket (:data:`KEY` but the type) and
+    its amount in whole units and millionths."""
+    table = rt.table
     amount = func.coalesce(table.c[shape.amount], 0) if shape.amount else literal(0)
     if postgres:
         whole = func.trunc(cast(amount, Numeric))
@@ -163,16 +173,13 @@ def rebuild(session, rt):
         units = cast(amount, BigInteger)
         micros = cast(func.round((amount - units) * MICROS), BigInteger)
     empty = literal("", String)
-    rows = select(
+    return select(
         table.c.pipeline.label("pipeline"), table.c.stage.label("stage"),
         (func.coalesce(table.c.currency, empty) if shape.currency else empty).label("currency"),
         (func.coalesce(table.c.expected_close_month, empty) if shape.close_month else empty).label("close_month"),
         (func.coalesce(month_of(table.c.closed_at, postgres), empty) if shape.closed_at else empty).label("closed_month"),
-        units.label("units"), micros.label("micros"),
-    ).where(table.c.deleted_at.is_(None), table.c.pipeline.isnot(None), table.c.stage.isnot(None)).subquery()
-    keys = [rows.c[name] for name in KEY[1:]]
-    counted = select(literal(rt.key, String), *keys, func.count(), func.sum(rows.c.units), func.sum(rows.c.micros)).group_by(*keys)
-    session.execute(insert(totals).from_select(list(KEY + SUMS), counted))
+        units.label("units"), micros.label("micros"), literal(1).label("records"),
+    ).where(table.c.deleted_at.is_(None), table.c.pipeline.isnot(None), table.c.stage.isnot(None))
 
 
 def build_missing(session, types):
@@ -202,17 +209,25 @@ def month_of(column, postgres):
 # Reading them ---------------------------------------------------------------------------
 
 
-def totals(session, rt, pipeline_key, by, stages=None, close_months=None, closed_from=None):
+def totals(session, rt, pipeline_key, by, stages=None, close_months=None, closed_from=None, only=None):
     """``[(*values of by, records, amount)]`` of ``pipeline_key``, grouped by the columns
     named in ``by`` (of :data:`KEY`); an empty currency or month reads ``None``, the
     amount is ``None`` for a type without a summed one. ``stages`` limits the stages,
     ``close_months`` is an inclusive ``(first, last)`` of ``YYYY-MM`` (either may be
-    ``None``), ``closed_from`` the first closing month counted."""
+    ``None``), ``closed_from`` the first closing month counted.
+
+    ``only``, a condition on ``rt``'s rows (a user's record scope), counts just those
+    records, from the records themselves rather than the kept totals."""
     shape = measures(rt)
-    table = PipelineTotal.__table__
+    if only is None:
+        kept = PipelineTotal.__table__
+        table = select(kept, kept.c.amount_units.label("units"), kept.c.amount_micros.label("micros")).where(
+            kept.c.record_type == rt.key, kept.c.records > 0).subquery()
+    else:
+        table = _buckets(rt, shape, session.get_bind().dialect.name == "postgresql").where(only).subquery()
     keys = [table.c[name] for name in by]
-    statement = select(*keys, func.sum(table.c.records), func.sum(table.c.amount_units), func.sum(table.c.amount_micros)).where(
-        table.c.record_type == rt.key, table.c.pipeline == pipeline_key, table.c.records > 0)
+    statement = select(*keys, func.sum(table.c.records), func.sum(table.c.units), func.sum(table.c.micros)).where(
+        table.c.pipeline == pipeline_key)
     if stages is not None:
         statement = statement.where(table.c.stage.in_(list(stages)))
     first, last = close_months or (None, None)

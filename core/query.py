@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import JSON, and_, false, func, literal, literal_column, or_, select, tuple_
 
+from . import permissions
 from .db import db
 from .errors import BadRequest
 from .fields import KINDS, format_datetime, multi_choice_contains
@@ -70,12 +71,19 @@ def field_expression(rt, name, dialect):
     return column, f.kind, column.nullable
 
 
-def build_list_query(rt, args, search_ids=None, extra=()):
-    """Parse list arguments (a multidict) into ``(statement, sort keys, limit)``.
+def build_list_query(rt, args, search_ids=None, extra=(), *, actor):
+    """Parse list arguments (a multidict) into ``(statement, sort keys, limit)`` over the
+    records ``actor`` may read.
 
     Unknown fields, operators and malformed values raise :class:`BadRequest` naming the
-    parameter.
+    parameter; a filter or sort on a field hidden from the actor, :class:`RecordInvalid`.
     """
+    permissions.require(actor, rt, "read")
+    hidden = permissions.hidden_fields(actor, rt)
+    if hidden:
+        named = [param.partition("__")[0] for param in args if param not in RESERVED]
+        named += [part.strip().lstrip("-+") for part in (args.get("sort") or "").split(",")]
+        permissions.refuse_hidden(actor, rt, named)
     dialect = db.session.get_bind().dialect.name
     table = rt.table
     limit = _parse_limit(args.get("limit"))
@@ -99,6 +107,9 @@ def build_list_query(rt, args, search_ids=None, extra=()):
     if search_ids is not None:
         conditions.append(table.c.id.in_(search_ids))
     conditions.extend(extra)
+    scope = permissions.visible(actor, rt)
+    if scope is not None:
+        conditions.append(scope)
     cursor = args.get("cursor")
     if cursor:
         conditions.append(_after_cursor(sort_keys, decode_cursor(cursor, sort_text, sort_keys)))
@@ -114,9 +125,9 @@ def build_list_query(rt, args, search_ids=None, extra=()):
     return stmt, sort_keys, limit, sort_text
 
 
-def run_list(rt, args, search_ids=None, extra=()):
+def run_list(rt, args, search_ids=None, extra=(), *, actor):
     """Execute a list: ``(rows, next_cursor)`` where rows are mappings."""
-    stmt, sort_keys, limit, sort_text = build_list_query(rt, args, search_ids, extra)
+    stmt, sort_keys, limit, sort_text = build_list_query(rt, args, search_ids, extra, actor=actor)
     rows = db.session.execute(stmt).mappings().all()
     next_cursor = None
     if len(rows) > limit:

@@ -19,7 +19,7 @@ from .fields import MAX_ID, format_datetime
 from .errors import AccordError, HookFailed, NotFound, PreconditionFailed, Conflict, RecordInvalid
 from .models import StageHistory
 from .registry import current_accord
-from . import audit, pipeline_totals, search
+from . import audit, permissions, pipeline_totals, search
 
 log = logging.getLogger("accord.records")
 
@@ -28,12 +28,16 @@ MAX_STALE_RETRIES = 5
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting, and through which door (``api``, ``ui``, ``import``, ``cli``, ``system``)."""
+    """Who is acting, and through which door (``api``, ``ui``, ``import``, ``cli``, ``system``),
+    with which role (a key; ``None``: administrator or user as ``is_admin`` says) and team,
+    which :mod:`accord.core.permissions` reads."""
 
     user_id: int | None
     source: str = "api"
     is_admin: bool = False
     name: str = ""
+    role: str | None = None
+    team_id: int | None = None
 
 
 SYSTEM = Actor(user_id=None, source="system", is_admin=True, name="system")
@@ -136,15 +140,18 @@ class RecordService:
 
     # Reads ------------------------------------------------------------------------------
 
-    def get(self, type_key, record_id, trashed=False):
-        """The live record (or, with ``trashed``, the trashed one); :class:`NotFound` otherwise."""
+    def get(self, type_key, record_id, trashed=False, actor=SYSTEM):
+        """The live record (or, with ``trashed``, the trashed one) if ``actor`` may read
+        it; :class:`NotFound` otherwise, alike for a missing record and one outside the
+        actor's scope."""
         rt = self.record_type(type_key)
-        record = self._load(rt, record_id, trashed=trashed)
+        permissions.require(actor, rt, "read")
+        record = self._load(rt, record_id, trashed=trashed, actor=actor)
         if record is None:
             raise NotFound(f"{rt.label} {record_id} does not exist.")
         return record
 
-    def _load(self, rt, record_id, trashed=False, for_update=False):
+    def _load(self, rt, record_id, trashed=False, for_update=False, actor=SYSTEM):
         from .query import record_columns
 
         if not 0 < record_id <= MAX_ID:
@@ -152,6 +159,9 @@ class RecordService:
         table = rt.table
         stmt = select(*record_columns(rt)).where(table.c.id == record_id)
         stmt = stmt.where(table.c.deleted_at.isnot(None) if trashed else table.c.deleted_at.is_(None))
+        scope = permissions.visible(actor, rt)
+        if scope is not None:
+            stmt = stmt.where(scope)
         if for_update and db.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(of=table)
         row = db.session.execute(stmt).mappings().first()
@@ -166,7 +176,7 @@ class RecordService:
             after the insert (the API stores its idempotency record there).
         """
         rt = self.record_type(type_key)
-        values = self._validate(rt, data, partial=False)
+        values = self._check_allowed(rt, data, actor, "create")
         self._fill_defaults(rt, values)
         with write_unit() as session:
             catalog = self.catalog()
@@ -200,7 +210,7 @@ class RecordService:
     def check(self, type_key, data, actor):
         """Run every check a create would, without writing (imports check a whole file first)."""
         rt = self.record_type(type_key)
-        values = self._validate(rt, data, partial=False)
+        values = self._check_allowed(rt, data, actor, "create")
         self._fill_defaults(rt, values)
         self._check_references(rt, values)
         self._call_validate(rt, values, None, actor)
@@ -228,7 +238,7 @@ class RecordService:
         """Apply a partial update. With ``expected_version`` a stale record answers 412;
         without it, a concurrent change is merged by retrying on the fresh version."""
         rt = self.record_type(type_key)
-        values = self._validate(rt, data, partial=True)
+        values = self._check_allowed(rt, data, actor, "update")
         for attempt in range(MAX_STALE_RETRIES):
             try:
                 return self._update_once(rt, record_id, values, actor, expected_version)
@@ -242,7 +252,7 @@ class RecordService:
     def _update_once(self, rt, record_id, values, actor, expected_version):
         with write_unit() as session:
             catalog = self.catalog()
-            old = self._load(rt, record_id, for_update=True)
+            old = self._load(rt, record_id, for_update=True, actor=actor)
             if old is None:
                 raise NotFound(f"{rt.label} {record_id} does not exist.")
             if expected_version is not None and old.version != expected_version:
@@ -291,9 +301,10 @@ class RecordService:
 
     def _set_trashed(self, type_key, record_id, actor, expected_version, trash):
         rt = self.record_type(type_key)
+        permissions.require(actor, rt, "delete")
         event = "delete" if trash else "restore"
         with write_unit() as session:
-            old = self._load(rt, record_id, trashed=not trash, for_update=True)
+            old = self._load(rt, record_id, trashed=not trash, for_update=True, actor=actor)
             if old is None:
                 where = "" if trash else " in the trash"
                 raise NotFound(f"{rt.label} {record_id} does not exist{where}.")
@@ -323,7 +334,40 @@ class RecordService:
             on_commit(lambda: self._after_commit(record, changes, event, actor, None))
         return record
 
+    def anonymise(self, record, values):
+        """Overwrite fields of a stored record (live or trashed) with anonymous values, in
+        the current write unit; the privacy erasure's write (:mod:`accord.core.privacy`).
+
+        No validation, hooks, audit entry or webhook event: those would copy the personal
+        values being removed, and the erasure writes one entry of its own. The version
+        moves on (a client's stale copy gets 412), the search entry of a live record is
+        refreshed and the pipeline totals follow (they never hold personal values)."""
+        rt = record.type
+        session = db.session()
+        now = utcnow()
+        new = Record(rt, {**record.values, **values, "updated_at": now, "version": record.version + 1},
+                     record.stored_custom)
+        columns, custom = self._storage(rt, new.values, record.stored_custom)
+        table = rt.table
+        session.execute(update(table).where(table.c.id == record.id)
+                        .values(**columns, custom=custom, updated_at=now, version=new.version))
+        if new.get("deleted_at") is None:
+            search.index_record(session, new)
+        pipeline_totals.track(session, rt, None if record.get("deleted_at") else record.values,
+                              None if new.get("deleted_at") else new.values)
+        return new
+
     # Steps ------------------------------------------------------------------------------
+
+    def _check_allowed(self, rt, data, actor, verb):
+        """The validated values of a write the actor's role allows: the verb on the type,
+        no sensitive field it may not use, no owner outside its scope."""
+        permissions.require(actor, rt, verb)
+        values = self._validate(rt, data, partial=verb == "update")
+        permissions.refuse_hidden(actor, rt, values)
+        if "owner_id" in values:
+            permissions.may_assign(actor, rt, values["owner_id"])
+        return values
 
     def _validate(self, rt, data, partial):
         if not isinstance(data, dict):

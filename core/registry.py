@@ -23,7 +23,7 @@ from . import hookspecs
 from .db import db
 from .descriptors import Choice, Field, RecordType, describe_model
 from .fields import MAX_ID, StrictInteger
-from .models import CustomField, PluginObject, PluginState, SchemaGeneration
+from .models import CustomField, PluginObject, PluginState, Role, SchemaGeneration
 from .plugin_settings import settings_of
 from .themes import load_instance_settings
 from .pipelines import load_pipelines, validate_definition
@@ -45,6 +45,7 @@ class Catalog:
     registrations: object = None
     plugin_settings: dict = dc_field(default_factory=dict)
     instance_settings: dict = dc_field(default_factory=dict)
+    roles: dict = dc_field(default_factory=dict)
     _memo: dict = dc_field(default_factory=dict)
     _lock: threading.Lock = dc_field(default_factory=threading.Lock)
 
@@ -334,9 +335,12 @@ class Accord:
         pipelines = {key: p for key, p in load_pipelines(db.session).items() if p.record_type in types}
         settings = {name: settings_of(self.installed[name].manifest, states[name].settings)
                     for name in registrations.active}
+        from .permissions import role_from_row
+
+        roles = {row.key: role_from_row(row) for row in db.session.execute(select(Role)).scalars()}
         return Catalog(generation=generation, types=types, pipelines=pipelines,
                        registrations=registrations, plugin_settings=settings,
-                       instance_settings=load_instance_settings(db.session))
+                       instance_settings=load_instance_settings(db.session), roles=roles)
 
     def _fields_of_inactive_plugins(self, active):
         """Custom fields that only plugins now switched off declared: hidden, values kept."""
@@ -378,7 +382,7 @@ def custom_field_descriptor(row):
     return Field(
         name=row.name, kind=row.kind, label=row.label, required=row.required,
         choices=tuple(Choice(c["key"], c["label"]) for c in (row.choices or ())),
-        default=row.default, pii=row.pii, indexed=row.indexed, searchable=row.searchable,
+        default=row.default, pii=row.pii, sensitive=row.sensitive, indexed=row.indexed, searchable=row.searchable,
         help=row.help, reference=row.reference, custom=True, origin=row.origin,
     )
 

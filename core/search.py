@@ -9,7 +9,7 @@ import re
 from functools import lru_cache
 import unicodedata
 
-from sqlalchemy import and_, bindparam, delete, func, literal_column, not_, select, text
+from sqlalchemy import and_, bindparam, column, delete, func, literal_column, not_, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .models import SearchEntry
@@ -23,17 +23,18 @@ def is_indexed(rt):
 
 
 def affects_index(rt, changes):
-    names = set(rt.title_fields) | {f.name for f in rt.searchable_fields}
+    names = set(rt.title_fields) | {f.name for f in rt.searchable_fields} | {"owner_id"}
     return bool(names & set(changes))
 
 
 def document(record):
-    """``(title, body)`` of a record for the index."""
+    """``(title, body)`` of a record for the index. Sensitive fields stay out of it, so
+    no search reveals them to a role that may not see them."""
     rt = record.type
     title = rt.title_of(record.values)
     parts = []
     for f in rt.searchable_fields:
-        if f.name in rt.title_fields:
+        if f.name in rt.title_fields or f.sensitive:
             continue
         value = record.get(f.name)
         if value is None or value == "":
@@ -54,7 +55,8 @@ def index_record(session, record):
         return
     title, body = document(record)
     session.connection().execute(_upsert(session.get_bind().dialect.name),
-                    {"record_type": rt.key, "record_id": record.id, "title": title, "body": body})
+                    {"record_type": rt.key, "record_id": record.id, "owner_id": record.get("owner_id"),
+                     "title": title, "body": body})
 
 
 @lru_cache(maxsize=2)
@@ -63,13 +65,22 @@ def _upsert(dialect):
     make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = make_insert(SearchEntry.__table__)
     return stmt.on_conflict_do_update(
-        index_elements=["record_type", "record_id"], set_={"title": stmt.excluded.title, "body": stmt.excluded.body}
+        index_elements=["record_type", "record_id"],
+        set_={"owner_id": stmt.excluded.owner_id, "title": stmt.excluded.title, "body": stmt.excluded.body}
     )
 
 
 def unindex_record(session, record):
     table = SearchEntry.__table__
     session.execute(delete(table).where(table.c.record_type == record.type.key, table.c.record_id == record.id))
+
+
+def forget_removed_terms(session):
+    """Drop the words of changed and removed entries from the index itself (an erasure
+    calls it). SQLite's FTS5 only marks them deleted until its segments merge, so the
+    index is merged now; PostgreSQL regenerates the ``tsvector`` with each row."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("INSERT INTO search_fts(search_fts) VALUES ('optimize')"))
 
 
 def terms_of(query):
@@ -104,8 +115,10 @@ def matching_ids(session, record_type_key, query):
 CANDIDATES = 500
 
 
-def search(session, query, limit=20, record_types=None):
-    """Ranked matches across types: a list of ``{"type", "id", "title", "score"}``.
+def search(session, query, limit=20, record_types=None, visible=None):
+    """Ranked matches across types: a list of ``{"type", "id", "title", "score"}``, among
+    the entries that meet ``visible`` (a condition on ``search_entry``: what the searching
+    user may read, from :func:`accord.core.permissions.visible_entries`).
 
     Ranking weighs every match while a query has at most :data:`CANDIDATES` of them.
     A broader query (a short prefix typed into a large CRM) is ranked among
@@ -116,32 +129,36 @@ def search(session, query, limit=20, record_types=None):
     terms = terms_of(query)
     if not terms:
         return []
+    table = SearchEntry.__table__
+    conditions = []
+    if record_types:
+        conditions.append(table.c.record_type.in_(list(record_types)))
+    if visible is not None:
+        conditions.append(visible)
     if session.get_bind().dialect.name == "postgresql":
-        return _search_postgres(session, terms, limit, record_types)
-    return _search_sqlite(session, terms, limit, record_types)
+        return _search_postgres(session, terms, limit, conditions)
+    return _search_sqlite(session, terms, limit, conditions)
 
 
 def _fts_query(terms):
     return " ".join(f'"{term}"*' for term in terms)
 
 
-def _search_sqlite(session, terms, limit, record_types):
-    type_filter = ""
-    params = {"q": _fts_query(terms), "limit": limit, "candidates": CANDIDATES}
-    if record_types:
-        type_filter = "AND e.record_type IN :types"
-        params["types"] = list(record_types)
-    stmt = text(
-        "SELECT c.record_type, c.record_id, c.title, -c.rank AS score FROM ("
-        " SELECT e.id, e.record_type, e.record_id, e.title, bm25(search_fts, 4.0, 1.0) AS rank"
-        " FROM search_fts JOIN search_entry AS e ON e.id = search_fts.rowid"
-        f" WHERE search_fts MATCH :q {type_filter}"
-        " ORDER BY search_fts.rowid DESC LIMIT :candidates"
-        ") AS c ORDER BY c.rank, c.id DESC LIMIT :limit"
+FTS = table("search_fts", column("rowid"))
+
+
+def _search_sqlite(session, terms, limit, conditions):
+    entries = SearchEntry.__table__
+    rank = literal_column("bm25(search_fts, 4.0, 1.0)")
+    candidates = (
+        select(entries.c.id, entries.c.record_type, entries.c.record_id, entries.c.title, rank.label("rank"))
+        .select_from(FTS.join(entries, entries.c.id == FTS.c.rowid))
+        .where(literal_column("search_fts").op("MATCH")(bindparam("q", _fts_query(terms))), *conditions)
+        .order_by(FTS.c.rowid.desc()).limit(CANDIDATES).subquery("c")
     )
-    if record_types:
-        stmt = stmt.bindparams(bindparam("types", expanding=True))
-    return _results(session.execute(stmt, params))
+    stmt = select(candidates.c.record_type, candidates.c.record_id, candidates.c.title,
+                  (-candidates.c.rank).label("score")).order_by(candidates.c.rank, candidates.c.id.desc()).limit(limit)
+    return _results(session.execute(stmt))
 
 
 def _results(rows):
@@ -168,23 +185,21 @@ def _pg_word_prefix(terms):
     return literal_column("search_entry.document").op("@@")(_pg_tsquery(terms))
 
 
-def _search_postgres(session, terms, limit, record_types):
+def _search_postgres(session, terms, limit, conditions):
     """Word-prefix matches first; titles that hold the terms inside words fill up the rest."""
     word_prefix = _pg_word_prefix(terms)
-    found = _pg_ranked(session, word_prefix, terms, limit, record_types)
+    found = _pg_ranked(session, word_prefix, terms, limit, conditions)
     partial = _pg_partial(terms)
     if len(found) < limit and partial is not None:
-        found += _pg_ranked(session, and_(partial, not_(word_prefix)), terms, limit - len(found), record_types)
+        found += _pg_ranked(session, and_(partial, not_(word_prefix)), terms, limit - len(found), conditions)
     return _results((r[0], r[2], r[3], r[4]) for r in found)
 
 
-def _pg_ranked(session, condition, terms, limit, record_types):
+def _pg_ranked(session, condition, terms, limit, conditions):
     table = SearchEntry.__table__
     tsquery = _pg_tsquery(terms)
     candidates = select(table.c.id, table.c.record_type, table.c.record_id, table.c.title,
-                        literal_column("search_entry.document").label("document")).where(condition)
-    if record_types:
-        candidates = candidates.where(table.c.record_type.in_(list(record_types)))
+                        literal_column("search_entry.document").label("document")).where(condition, *conditions)
     c = candidates.limit(CANDIDATES).subquery("c")
     score = (func.ts_rank(c.c.document, tsquery) + func.similarity(func.accord_search_text(c.c.title), " ".join(terms)))
     stmt = select(c.c.record_type, c.c.id, c.c.record_id, c.c.title, score.label("score")).order_by(

@@ -64,7 +64,7 @@ def _lookup():
     from .registry import current_generation
 
     return (
-        select(User.id, User.name, User.email, User.is_admin, WebSession.id.label("session_row"),
+        select(User.id, User.name, User.email, User.is_admin, User.role, User.team_id, WebSession.id.label("session_row"),
                WebSession.created_at.label("signed_in_at"), WebSession.last_seen_at.label("last_seen_at"),
                current_generation().label("schema_generation"))
         .join(User, User.id == WebSession.user_id)

@@ -102,7 +102,7 @@ def revoke_user_tokens(session, user_id):
 def _token_lookup():
     """The lookup statement, built once: every API request runs it."""
     return (
-        select(User.id, User.name, User.is_admin, ApiToken.scopes, ApiToken.record_types, ApiToken.expires_at,
+        select(User.id, User.name, User.is_admin, User.role, User.team_id, ApiToken.scopes, ApiToken.record_types, ApiToken.expires_at,
                current_generation().label("schema_generation"))
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),

@@ -2,22 +2,42 @@
 
 import csv
 import json
+import os
 import re
 
 from werkzeug.datastructures import MultiDict
 
-from . import audit
+from . import audit, permissions
 from .accounts import find_user
-from .errors import NotFound, RecordInvalid
+from .errors import BadRequest, NotFound, RecordInvalid
 from .query import MAX_LIMIT, run_list
 from .records import Actor, record_from_row
 from .registry import current_accord
 
 
+IMPORT_SUFFIXES = (".csv", ".jsonl", ".json", ".ndjson")
+MAX_IMPORT_BYTES = 512 * 1024 * 1024
+"""The largest file an import reads: well above a million contacts as CSV."""
+
+
 def read_rows(rt, path):
-    """The rows of a CSV (header row of field names) or JSON-lines file, as dicts."""
+    """The rows of a CSV (header row of field names) or JSON-lines file, as dicts. Other
+    kinds of file, files over :data:`MAX_IMPORT_BYTES` and text that is not UTF-8 are
+    refused before a row is read."""
+    if not path.lower().endswith(IMPORT_SUFFIXES):
+        raise BadRequest(f"{os.path.basename(path)}: an import reads {', '.join(IMPORT_SUFFIXES)} files only.")
+    if os.path.getsize(path) > MAX_IMPORT_BYTES:
+        raise BadRequest(f"{os.path.basename(path)} is larger than {MAX_IMPORT_BYTES // 1024 ** 2} MB; split it.")
+    try:
+        return _read_rows(rt, path)
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"{os.path.basename(path)} is not UTF-8 text (byte {exc.start}); "
+                         "save it as UTF-8 CSV or JSON lines.") from None
+
+
+def _read_rows(rt, path):
     with open(path, newline="", encoding="utf-8-sig") as handle:
-        if path.endswith((".jsonl", ".json", ".ndjson")):
+        if path.lower().endswith((".jsonl", ".json", ".ndjson")):
             rows = []
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
@@ -80,11 +100,7 @@ def import_file(type_key, path, email=None):
     rt = accord.catalog().type(type_key)
     if rt is None:
         raise NotFound(f"There is no record type {type_key!r}.")
-    if email:
-        user = find_user(email)
-        actor = Actor(user_id=user.id, source="import", is_admin=user.is_admin, name=user.name)
-    else:
-        actor = Actor(user_id=None, source="import", is_admin=True, name="import")
+    actor = user_actor(email, "import") if email else Actor(user_id=None, source="import", is_admin=True, name="import")
     rows = read_rows(rt, path)
     problems = {}
     for number, values in rows:
@@ -102,22 +118,31 @@ def import_file(type_key, path, email=None):
     return len(created)
 
 
+def user_actor(email, source):
+    """The user ``email`` acting through ``source``, with their role and team."""
+    user = find_user(email)
+    return Actor(user_id=user.id, source=source, is_admin=user.is_admin, name=user.name, role=user.role,
+                 team_id=user.team_id)
+
+
 def export_records(type_key, fmt, stream, trashed=False, actor=None):
-    """Write every record of a type, page by page (keyset), as CSV or JSON lines; the
-    audit trail notes the export, by ``actor`` (default: the command line)."""
+    """Write every record of a type that ``actor`` (default: the command line) may export,
+    page by page (keyset), as CSV or JSON lines; the audit trail notes the export."""
+    actor = actor or CLI_ACTOR
     rt = current_accord().catalog().type(type_key)
     if rt is None:
         raise NotFound(f"There is no record type {type_key!r}.")
+    permissions.require(actor, rt, "export")
     writer = None
     args = {"limit": str(MAX_LIMIT), "sort": "id"}
     if trashed:
         args["trashed"] = "true"
     written = 0
     while True:
-        rows, cursor = run_list(rt, MultiDict(args))
+        rows, cursor = run_list(rt, MultiDict(args), actor=actor)
         written += len(rows)
         for row in rows:
-            document = record_from_row(rt, row).to_json()
+            document = permissions.present(actor, record_from_row(rt, row))
             if fmt == "jsonl":
                 stream.write(json.dumps(document, ensure_ascii=False) + "\n")
                 continue
@@ -126,7 +151,7 @@ def export_records(type_key, fmt, stream, trashed=False, actor=None):
                 writer.writeheader()
             writer.writerow({k: _cell(v) for k, v in document.items()})
         if cursor is None:
-            audit.record_export(rt, fmt, written, actor or CLI_ACTOR, trashed)
+            audit.record_export(rt, fmt, written, actor, trashed)
             return
         args["cursor"] = cursor
 

@@ -282,6 +282,16 @@ def test_import_bad_json_line_imports_nothing(accord, api, tmp_path):
     assert api.get("/contacts").json["data"] == []
 
 
+def test_import_refuses_other_kinds_of_file_and_text_that_is_not_utf8(accord, api, tmp_path):
+    spreadsheet = tmp_path / "contacts.xlsx"
+    spreadsheet.write_bytes(b"PK\x03\x04binary")
+    assert_one_line_error(accord("import", "contact", str(spreadsheet)), "contacts.xlsx", ".csv")
+    latin = tmp_path / "contacts.csv"
+    latin.write_bytes("last_name\nM\xfcller\n".encode("latin-1"))
+    assert_one_line_error(accord("import", "contact", str(latin)), "not UTF-8")
+    assert api.get("/contacts").json["data"] == []
+
+
 def test_import_of_an_unknown_type_fails_in_one_line(accord, initialised, tmp_path):
     source = write(tmp_path / "things.csv", "name\nx\n")
     assert_one_line_error(accord("import", "spaceship", source), "spaceship")

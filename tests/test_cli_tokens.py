@@ -102,7 +102,7 @@ def test_revoke_is_all_or_nothing(accord):
 def test_mistakes_are_one_line_errors(accord):
     line = refused(accord("tokens", "create", "--user", ADMIN, "--type", "spaceship"), 1)
     assert line.startswith("Error: The token cannot be created. record_types: there is no record type 'spaceship'; "
-                           "the types are activity, contact, deal")
+                           "the types are activity, consent, contact, deal")
     refused(accord("tokens", "create", "--user", ADMIN, "--name", "x" * 121), 1, "name: needs 1 to 120 characters")
     refused(accord("tokens", "list", "--user", "nobody@example.com"), 1, "nobody@example.com")
     refused(accord("tokens", "create", "--user", "nobody@example.com"), 1, "nobody@example.com")

@@ -85,7 +85,7 @@ def test_a_taken_email_is_refused_whatever_its_case(accord):
 def test_bad_email_short_password_and_unknown_role_are_refused_together(accord):
     line = refused(accord("users", "create", "--email", "not-an-email", "--name", "X", "--role", "boss",
                           "--password", "short"), 1)
-    assert line == ("Error: The user cannot be created. role: 'boss' is not a role; the roles are admin, user; "
+    assert line == ("Error: The user cannot be created. role: 'boss' is not a role; the roles are admin, manager, sales, agent, read_only, user; "
                     "email: 'not-an-email' is not a valid email address; password: needs at least 8 characters")
     assert len(users(accord)) == 2
 
@@ -104,7 +104,27 @@ def test_a_name_the_user_type_refuses_is_one_line(accord):
 def test_roles_lists_every_role(accord):
     run = accord("users", "roles")
     assert run.exit_code == 0, run
-    assert [line.split()[0] for line in run.stdout.splitlines()] == ["admin", "user"]
+    assert [line.split()[0] for line in run.stdout.splitlines()] == ["admin", "manager", "sales", "agent", "read_only",
+                                                                     "user"]
+    assert "contact read,create,update,delete (own)" not in run.stdout
+    assert "* read,create,update,delete (own)" in run.stdout
+
+
+def test_a_custom_role_is_defined_listed_given_and_removed(accord):
+    assert accord("users", "create", "--email", "rep@example.com", "--name", "Rep", "--password", "rep-secret-1"
+                  ).exit_code == 0
+    assert accord("users", "define-role", "field_rep", "--label", "Field rep", "--grant", "contact=read,update:team",
+                  "--grant", "deal=read").exit_code == 0
+    assert "field_rep" in accord("users", "roles").stdout
+    refused(accord("users", "define-role", "rep2", "--label", "R", "--grant", "contact=read,fly"), 1, "'fly'")
+    refused(accord("users", "define-role", "rep3", "--label", "R", "--grant", "contact=read:galaxy"), 1, "'galaxy'")
+    refused(accord("users", "define-role", "sales", "--label", "R", "--grant", "*=read"), 1, "built-in")
+    refused(accord("users", "define-role", "rep4", "--label", "R", "--grant", "spaceship=read"), 1, "spaceship")
+    assert accord("users", "set-role", "rep@example.com", "field_rep").exit_code == 0
+    refused(accord("users", "remove-role", "field_rep"), 1, "rep@example.com")
+    assert accord("users", "set-role", "rep@example.com", "user").exit_code == 0
+    assert accord("users", "remove-role", "field_rep").exit_code == 0
+    assert "field_rep" not in accord("users", "roles").stdout
 
 
 # set-role --------------------------------------------------------------------------------------
@@ -121,7 +141,7 @@ def test_set_role_both_ways(accord):
 
 
 def test_set_role_refusals(accord):
-    refused(accord("users", "set-role", ADMIN, "boss"), 1, "'boss' is not a role; the roles are admin, user")
+    refused(accord("users", "set-role", ADMIN, "boss"), 1, "'boss' is not a role; the roles are admin, manager, sales, agent, read_only, user")
     refused(accord("users", "set-role", "nobody@example.com", "admin"), 1, "nobody@example.com")
     line = refused(accord("users", "set-role", ADMIN, "user"), 1)
     assert line == f"Error: {ADMIN} is the last active administrator; make another user an admin first."

@@ -118,7 +118,8 @@ def _authenticate():
     found = authenticate(token.strip())
     if found is None:
         raise Unauthorized("The token is unknown, revoked or expired.")
-    g.accord_actor = Actor(user_id=found.id, source="api", is_admin=found.is_admin, name=found.name)
+    g.accord_actor = Actor(user_id=found.id, source="api", is_admin=found.is_admin, name=found.name, role=found.role,
+                           team_id=found.team_id)
     g.accord_generation = found.schema_generation or 0
     g.accord_scopes = set(found.scopes)
     g.accord_record_types = frozenset(found.record_types) if found.record_types else None
@@ -160,4 +161,4 @@ def _unexpected(exc):
     return json_response({"error": {"code": "internal_error", "message": "Something went wrong on our side."}}, 500)
 
 
-from . import admin, audit, meta, records, webhooks  # noqa: E402,F401  (routes register on import)
+from . import admin, audit, meta, privacy, records, webhooks  # noqa: E402,F401  (routes register on import)

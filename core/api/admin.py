@@ -1,11 +1,13 @@
 """``/api/v1/admin/plugins``: what is installed, switching plugins on and off, settings
 (every change reaches all workers on their next request); ``/api/v1/admin/jobs``: the
-background jobs, retried and purged. Administrators only."""
+background jobs, retried and purged; ``/api/v1/admin/roles``: the roles and their grants.
+Administrators only."""
 
 from flask import current_app, request
 
 from .. import jobs, lifecycle
-from ..errors import BadRequest, Forbidden
+from ..accounts import define_role, remove_role, roles
+from ..errors import BadRequest, Forbidden, RecordInvalid
 from . import api, current_actor, json_response, request_json
 
 
@@ -101,3 +103,30 @@ def purge_jobs():
     if isinstance(days, bool) or not isinstance(days, int) or days < 0:
         raise BadRequest("older_than_days must be a whole number of days.", {"older_than_days": ["Not a whole number >= 0."]})
     return json_response({"purged": jobs.purge(tuple(states), days)})
+
+
+@api.get("/admin/roles")
+def list_roles():
+    """Every role, built-in and custom, with its grants."""
+    _require_admin()
+    return json_response({"data": [role.to_json() for role in roles().values()]})
+
+
+@api.put("/admin/roles/<key>")
+def put_role(key):
+    """Add or change the custom role ``key``: ``{"label", "grants", "description", "sensitive"}``."""
+    _require_admin()
+    body = request_json()
+    unknown = sorted(set(body) - {"label", "grants", "description", "sensitive"})
+    if unknown:
+        raise RecordInvalid({name: ["Unknown field."] for name in unknown})
+    role, created = define_role(key, body.get("label"), body.get("grants"), body.get("description", ""),
+                                body.get("sensitive", False))
+    return json_response(role.to_json(), 201 if created else 200)
+
+
+@api.delete("/admin/roles/<key>")
+def delete_role(key):
+    _require_admin()
+    remove_role(key)
+    return "", 204

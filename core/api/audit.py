@@ -5,7 +5,7 @@ answers 405."""
 
 from flask import request
 
-from .. import audit
+from .. import audit, permissions
 from ..errors import Forbidden, NotFound
 from ..registry import current_accord
 from . import api, current_actor, json_response
@@ -23,14 +23,15 @@ def record_audit(plural, record_id):
     rt = current_accord().catalog().type_for_plural(plural)
     if rt is None:
         raise NotFound(f"There is no record type at /api/v1/{plural}.")
-    records = current_accord().records
+    records, actor = current_accord().records, current_actor()
     try:
-        records.get(rt.key, record_id)
+        records.get(rt.key, record_id, actor=actor)
     except NotFound:
-        records.get(rt.key, record_id, trashed=True)
-    return _page(audit.listing(request.args, record_type=rt.key, record_id=record_id))
+        records.get(rt.key, record_id, trashed=True, actor=actor)
+    return _page(audit.listing(request.args, record_type=rt.key, record_id=record_id),
+                 permissions.hidden_fields(actor, rt))
 
 
-def _page(found):
+def _page(found, hidden=frozenset()):
     rows, next_cursor = found
-    return json_response({"data": [audit.entry_json(row) for row in rows], "next_cursor": next_cursor})
+    return json_response({"data": [audit.entry_json(row, hidden) for row in rows], "next_cursor": next_cursor})

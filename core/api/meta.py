@@ -3,7 +3,8 @@ forecast, global search and the OpenAPI document."""
 
 from flask import request
 
-from .. import search as search_index
+from .. import permissions, search as search_index
+from ..models import SearchEntry
 from ..customfields import add_field, field_to_json, remove_field
 from ..db import db
 from ..errors import BadRequest, Forbidden, NotFound
@@ -82,7 +83,7 @@ def get_forecast():
     raw_groups = request.args.get("group_by")
     groups = tuple(g.strip() for g in raw_groups.split(",") if g.strip()) if raw_groups else GROUPS
     result = forecast(
-        current_accord().catalog(),
+        current_accord().catalog(), current_actor(),
         pipeline_key=request.args.get("pipeline"),
         group_by=groups,
         start=parse_month_bound(request.args.get("from"), "from"),
@@ -106,9 +107,11 @@ def global_search():
     unknown = [t for t in types if catalog.type(t) is None]
     if unknown:
         raise BadRequest("Unknown record type.", {"type": [f"No record type {unknown[0]!r}."]})
-    results = search_index.search(db.session, query, limit=limit, record_types=types or list(catalog.types))
+    visible = permissions.visible_entries(current_actor(), catalog, SearchEntry.__table__)
+    results = search_index.search(db.session, query, limit=limit, record_types=types or list(catalog.types),
+                                  visible=visible)
     for plugin_name, provider in catalog.registrations.search_providers:
-        results.extend(provider(accord.app, query, limit))
+        results.extend(permissions.only_readable(current_actor(), catalog, list(provider(accord.app, query, limit))))
     results.sort(key=lambda r: -r["score"])
     for result in results:
         rt = catalog.type(result["type"])

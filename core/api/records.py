@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import request
 from sqlalchemy import select
 
-from .. import search
+from .. import audit, permissions, search
 from ..db import db, utcnow
 from ..errors import BadRequest, Conflict, NotFound, PreconditionFailed, RecordInvalid
 from ..models import IdempotencyRecord, StageHistory
@@ -37,8 +37,9 @@ def list_records(plural):
     search_ids = None
     if request.args.get("q"):
         search_ids = search.matching_ids(db.session, rt.key, request.args["q"])
-    rows, next_cursor = run_list(rt, request.args, search_ids)
-    data = [record_from_row(rt, row).to_json() for row in rows]
+    actor = current_actor()
+    rows, next_cursor = run_list(rt, request.args, search_ids, actor=actor)
+    data = [permissions.present(actor, record_from_row(rt, row)) for row in rows]
     return json_response({"data": data, "next_cursor": next_cursor})
 
 
@@ -60,7 +61,7 @@ def create_record(plural):
         return replay
 
     def remember(record):
-        response_body = json.dumps(record.to_json(), separators=(",", ":"), ensure_ascii=False)
+        response_body = json.dumps(permissions.present(current_actor(), record), separators=(",", ":"), ensure_ascii=False)
         db.session.add(IdempotencyRecord(
             user_id=current_actor().user_id, key=key, request_hash=fingerprint, status_code=201,
             response_body=response_body, response_headers=_created_headers(record),
@@ -106,13 +107,15 @@ def _created_headers(record):
 
 
 def _created(record):
-    return json_response(record.to_json(), 201, _created_headers(record))
+    return json_response(permissions.present(current_actor(), record), 201, _created_headers(record))
 
 
 @api.get("/<plural>/<int:record_id>")
 def get_record(plural, record_id):
     rt = _type_for(plural)
-    record = _records().get(rt.key, record_id)
+    actor = current_actor()
+    record = permissions.conceal(actor, _records().get(rt.key, record_id, actor=actor))
+    audit.record_view(record, actor)
     return json_response(record.to_json(), headers={"ETag": record.etag})
 
 
@@ -122,7 +125,7 @@ def update_record(plural, record_id):
     body = request_json()
     expected = _expected_version(rt, record_id)
     record = _records().update(rt.key, record_id, body, current_actor(), expected_version=expected)
-    return json_response(record.to_json(), headers={"ETag": record.etag})
+    return json_response(permissions.present(current_actor(), record), headers={"ETag": record.etag})
 
 
 @api.delete("/<plural>/<int:record_id>")
@@ -138,7 +141,7 @@ def restore_record(plural, record_id):
     rt = _type_for(plural)
     expected = _expected_version(rt, record_id)
     record = _records().restore(rt.key, record_id, current_actor(), expected_version=expected)
-    return json_response(record.to_json(), headers={"ETag": record.etag})
+    return json_response(permissions.present(current_actor(), record), headers={"ETag": record.etag})
 
 
 @api.get("/<plural>/<int:record_id>/timeline")
@@ -146,13 +149,15 @@ def timeline(plural, record_id):
     """Activities regarding this record (for an organization, also its contacts' and deals')."""
     rt = _type_for(plural)
     require_record_type("activity")
-    _records().get(rt.key, record_id)
+    actor = current_actor()
+    _records().get(rt.key, record_id, actor=actor)
     catalog = current_accord().catalog()
     activity = catalog.type("activity")
     args = request.args.copy()
     args.setdefault("sort", "-occurred_at")
-    rows, next_cursor = run_list(activity, args, search_ids=None, extra=[regarding(catalog, rt, record_id)])
-    data = [record_from_row(activity, row).to_json() for row in rows]
+    rows, next_cursor = run_list(activity, args, search_ids=None, extra=[regarding(catalog, rt, record_id)],
+                                 actor=actor)
+    data = [permissions.present(actor, record_from_row(activity, row)) for row in rows]
     return json_response({"data": data, "next_cursor": next_cursor})
 
 
@@ -177,7 +182,7 @@ def regarding(catalog, rt, record_id):
 @api.get("/<plural>/<int:record_id>/stage-history")
 def stage_history(plural, record_id):
     rt = _type_for(plural)
-    _records().get(rt.key, record_id)
+    _records().get(rt.key, record_id, actor=current_actor())
     rows = db.session.execute(
         select(StageHistory).where(StageHistory.record_type == rt.key, StageHistory.record_id == record_id)
         .order_by(StageHistory.id)

@@ -76,7 +76,8 @@ def load_user():
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         abort(401, description="Sign in first.")
     g.accord_user = row
-    g.accord_actor = Actor(user_id=row.id, source="web", is_admin=row.is_admin, name=row.name)
+    g.accord_actor = Actor(user_id=row.id, source="web", is_admin=row.is_admin, name=row.name, role=row.role,
+                           team_id=row.team_id)
     g.accord_generation = row.schema_generation or 0
     return None
 

@@ -20,7 +20,7 @@ from sqlalchemy import select, union_all
 from ..api import json_response
 from ..db import db
 from ..errors import AccordError, Conflict, NotFound, PreconditionFailed, RecordInvalid
-from .. import pipeline_totals
+from .. import permissions, pipeline_totals
 from ..models import User
 from ..query import field_expression
 from ..records import begin_write
@@ -97,7 +97,7 @@ def move(plural, record_id):
     if not isinstance(sent, dict):
         return answer.refused(400, "bad_request", "Send a JSON object with the stage to move to.")
     try:
-        record = current_accord().records.get(rt.key, record_id)
+        record = current_accord().records.get(rt.key, record_id, actor=current_actor())
     except NotFound as exc:
         return answer.missing(exc.message)
     pipeline = record_pipeline(catalog, rt, record)
@@ -212,6 +212,7 @@ def board_type(catalog, plural):
         abort(404)
     if not any(p.record_type == rt.key for p in catalog.pipelines.values()):
         abort(404)
+    permissions.require(current_actor(), rt, "read")
     return rt
 
 
@@ -256,8 +257,9 @@ def stage_figures(rt, pipeline, stages=None):
     ``None`` for a type without one, the amount ``None`` for a type without a summable one."""
     stages = pipeline.stages if stages is None else stages
     figures = {stage.key: {"count": 0, "currencies": {}} for stage in stages}
+    only = permissions.visible(current_actor(), rt)
     for stage, currency, count, amount in pipeline_totals.totals(db.session, rt, pipeline.key, ("stage", "currency"),
-                                                                 stages=list(figures)):
+                                                                 stages=list(figures), only=only):
         figure = figures[stage]
         figure["count"] += count
         figure["currencies"][currency] = (count, amount)
@@ -317,8 +319,10 @@ def _card_select(rt, layout):
         columns.append(table.c.currency.label("currency_code"))
     if layout.close:
         columns.append(field_expression(rt, layout.close, dialect)[0].label("close_value"))
-    return (select(*columns).select_from(table.outerjoin(owner, owner.c.id == table.c.owner_id))
-            .where(table.c.deleted_at.is_(None)))
+    statement = (select(*columns).select_from(table.outerjoin(owner, owner.c.id == table.c.owner_id))
+                 .where(table.c.deleted_at.is_(None)))
+    scope = permissions.visible(current_actor(), rt)
+    return statement if scope is None else statement.where(scope)
 
 
 def _card(rt, layout, row):
@@ -377,6 +381,6 @@ def board_url(rt, pipeline):
 
 def _record_or_404(rt, record_id):
     try:
-        return current_accord().records.get(rt.key, record_id)
+        return current_accord().records.get(rt.key, record_id, actor=current_actor())
     except NotFound:
         abort(404)

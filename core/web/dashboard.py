@@ -17,7 +17,7 @@ from decimal import Decimal
 from flask import Blueprint, current_app, g, request
 from sqlalchemy import false, literal, select
 
-from .. import pipeline_totals
+from .. import permissions, pipeline_totals
 from ..db import db, utcnow
 from ..forecast import forecast
 from ..registry import current_accord
@@ -41,8 +41,8 @@ WIDGET_TEXT = 200
 def index():
     catalog = current_accord().catalog()
     user = g.accord_user
-    deals = deal_figures(catalog, request.args.get("currency", "").strip().upper(), utcnow().date())
-    tasks = my_open_tasks(catalog, user.id)
+    deals = deal_figures(catalog, g.accord_actor, request.args.get("currency", "").strip().upper(), utcnow().date())
+    tasks = my_open_tasks(catalog, g.accord_actor)
     widgets = plugin_widgets(catalog, user)
     return render("dashboard/index.html", title="Dashboard", breadcrumbs=[], deals=deals, tasks=tasks,
                   tasks_url=f"/activities?kind=task&done=false&owner_id={user.id}", widgets=widgets)
@@ -51,17 +51,18 @@ def index():
 # Deals ----------------------------------------------------------------------------------
 
 
-def deal_figures(catalog, requested_currency, today):
-    """The funnel, the forecast and the won/lost columns of the default deal pipeline, or
-    ``None`` when this instance has no deal pipeline."""
+def deal_figures(catalog, actor, requested_currency, today):
+    """The funnel, the forecast and the won/lost columns of the default deal pipeline over
+    the deals ``actor`` may read, or ``None`` when this instance has no deal pipeline or
+    the actor reads no deals."""
     rt = catalog.type("deal")
     pipeline = catalog.pipeline_for(rt) if rt is not None else None
-    if pipeline is None:
+    if pipeline is None or not permissions.allows(actor, rt, "read"):
         return None
     open_stages = [s for s in pipeline.stages if s.outcome == "open"]
     by_stage = stage_figures(rt, pipeline, open_stages)
     months = month_keys(today, 0, FORECAST_MONTHS)
-    window = forecast(catalog, pipeline.key, group_by=("month",), start=_first_day(months[0]),
+    window = forecast(catalog, actor, pipeline.key, group_by=("month",), start=_first_day(months[0]),
                       end=_last_day(months[-1]))["data"]
     open_counts = defaultdict(int)
     for figure in by_stage.values():
@@ -75,7 +76,8 @@ def deal_figures(catalog, requested_currency, today):
         "other_currency_deals": sum(n for c, n in open_counts.items() if c != currency),
         "funnel": _funnel(rt, open_stages, by_stage, currency),
         "forecast": _forecast(months, window, currency),
-        "closed": _closed(rt, pipeline, month_keys(today, -(CLOSED_MONTHS - 1), CLOSED_MONTHS)),
+        "closed": _closed(rt, pipeline, month_keys(today, -(CLOSED_MONTHS - 1), CLOSED_MONTHS),
+                          permissions.visible(actor, rt)),
     }
 
 
@@ -122,13 +124,13 @@ def _forecast(months, window, currency):
             "summary": f"Forecast per month (won plus weighted open), {summary}."}
 
 
-def _closed(rt, pipeline, months):
+def _closed(rt, pipeline, months, only):
     """Deals won and lost per month of their closing, from the first of ``months``."""
     outcomes = {s.key: s.outcome for s in pipeline.stages if s.outcome in ("won", "lost")}
     counts = defaultdict(int)
     if outcomes:
         for stage, month, count, _amount in pipeline_totals.totals(db.session, rt, pipeline.key, ("stage", "closed_month"),
-                                                                   stages=outcomes, closed_from=months[0]):
+                                                                   stages=outcomes, closed_from=months[0], only=only):
             counts[(outcomes[stage], month)] += count
     rows = [{"month": m, "label": charts.month_label(m), "won": counts[("won", m)], "lost": counts[("lost", m)]}
             for m in months]
@@ -163,13 +165,14 @@ def _last_day(month):
 # Tasks ----------------------------------------------------------------------------------
 
 
-def my_open_tasks(catalog, user_id):
-    """The first :data:`TASKS_SHOWN` open tasks the user owns, soonest due first (undated
+def my_open_tasks(catalog, actor):
+    """The first :data:`TASKS_SHOWN` open tasks the actor owns, soonest due first (undated
     last), and whether there are more. ``kind`` and ``done`` are written into the SQL as
     literals so that PostgreSQL's generic plans still match the partial open-task index."""
     rt = catalog.type("activity")
-    if rt is None:
+    if rt is None or not permissions.allows(actor, rt, "read"):
         return None
+    user_id = actor.user_id
     table = rt.table
     rows = db.session.execute(
         select(table.c.id, table.c.subject, table.c.due_at)

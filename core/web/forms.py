@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from .. import permissions
 from ..db import db
 from . import present
 
@@ -263,23 +264,28 @@ def reasons(messages):
 # Choices backed by records ----------------------------------------------------------------
 
 
-def record_options(rt):
-    """The live records of ``rt`` as ``((id, title), ...)`` ordered by title, or ``None``
+def record_options(rt, actor):
+    """The live records of ``rt`` ``actor`` may read as ``((id, title), ...)`` ordered by title, or ``None``
     when there are more than :data:`MAX_OPTIONS` (the form then asks for an id). One query
     of at most ``MAX_OPTIONS + 1`` rows, served by the live-rows index. Records switched
     off (an ``is_active`` column that is false, such as a user who left) are not offered."""
     active = rt.fields.get("is_active")
     conditions = [rt.table.c.is_active.is_(True)] if active is not None and active.kind == "boolean" \
         and not active.custom else []
-    found = titled_records(rt, *conditions, limit=MAX_OPTIONS + 1)
+    found = titled_records(rt, *conditions, limit=MAX_OPTIONS + 1, actor=actor)
     if len(found) > MAX_OPTIONS:
         return None
     return tuple(sorted(found, key=lambda pair: (pair[1].casefold(), pair[0])))
 
 
-def titled_records(rt, *conditions, limit, newest_first=False):
-    """``[(id, title), ...]`` of at most ``limit`` live records of ``rt`` matching
-    ``conditions``, reading only the id and the title fields."""
+def titled_records(rt, *conditions, limit, actor, newest_first=False):
+    """``[(id, title), ...]`` of at most ``limit`` live records of ``rt`` that match
+    ``conditions`` and ``actor`` may read, reading only the id and the title fields."""
+    if not permissions.allows(actor, rt, "read"):
+        return []
+    scope = permissions.visible(actor, rt)
+    if scope is not None:
+        conditions = (*conditions, scope)
     table = rt.table
     names = [n for n in rt.title_fields if n in rt.fields]
     custom = [n for n in names if rt.fields[n].custom]

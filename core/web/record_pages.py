@@ -16,6 +16,7 @@ from dataclasses import replace
 from flask import Blueprint, abort, flash, g, redirect, request
 from markupsafe import Markup
 
+from .. import audit, permissions
 from ..errors import (
     AccordError,
     HookFailed,
@@ -45,7 +46,9 @@ FORM_KEYS = ("csrf_token", "_version", "_shown")
 @bp.get("/<plural>/<int:record_id>", endpoint="detail")
 def detail(plural, record_id):
     rt = type_at(plural)
-    return _detail_page(rt, _record(rt, record_id))
+    record = _record(rt, record_id)
+    audit.record_view(record, g.accord_actor)
+    return _detail_page(rt, record)
 
 
 def _detail_page(rt, record, log_form=None, log_errors=None):
@@ -70,6 +73,7 @@ def _detail_page(rt, record, log_form=None, log_errors=None):
 @bp.route("/<plural>/new", methods=["GET", "POST"], endpoint="new")
 def new(plural):
     rt = type_at(plural)
+    permissions.require(g.accord_actor, rt, "create")
     if request.method == "GET":
         return _form_page(rt, None, values=_starting_values(rt))
     data, errors = _posted(rt, None)
@@ -89,6 +93,7 @@ def new(plural):
 def edit(plural, record_id):
     rt = type_at(plural)
     record = _record(rt, record_id)
+    permissions.require(g.accord_actor, rt, "update")
     if request.method == "GET":
         return _form_page(rt, record, values=record.values, version=record.version,
                           baseline=_shown(rt, record.values))
@@ -120,7 +125,7 @@ def _posted(rt, baseline=None):
     was opened): an untouched field is never rewritten, so a time keeps its seconds and
     what someone else saved meanwhile in another field stays."""
     editing = baseline is not None
-    fields = rt.writable_fields
+    fields = _writable(rt)
     if editing:
         fields = {name: fields[name] for name in forms.changed(fields, request.form, baseline)}
     data, errors = forms.parse(fields, request.form, omit_empty=not editing)
@@ -148,7 +153,7 @@ def _with_schema_errors(rt, data, errors, partial):
 
 def _shown(rt, values):
     """What the edit form shows for ``values``, fields and relations (see :func:`forms.shown`)."""
-    baseline = forms.shown(rt.writable_fields, values)
+    baseline = forms.shown(_writable(rt), values)
     baseline.update({r.name: sorted(str(i) for i in values.get(r.name) or ()) for r in rt.relations})
     return baseline
 
@@ -196,7 +201,7 @@ def _close_reason_errors(rt, values, errors):
 
 def _form_page(rt, record, values=None, form=None, errors=None, version=None, baseline=None):
     catalog = current_accord().catalog()
-    fields = rt.writable_fields
+    fields = _writable(rt)
     chosen = form if form is not None else values
     options, hints = _options(catalog, rt, chosen, record)
     built = forms.controls(fields, values=values, form=form, errors=errors, options=options, hints=hints)
@@ -205,7 +210,7 @@ def _form_page(rt, record, values=None, form=None, errors=None, version=None, ba
     for relation in rt.relations:
         target = catalog.type(relation.target)
         ids = (values or {}).get(relation.name)
-        choices = forms.record_options(target)
+        choices = forms.record_options(target, g.accord_actor)
         hint = _id_hint(catalog, target, ids, several=True) if choices is None else ""
         relations.append(forms.id_list_control(relation.name, relation.label or target.plural_label, ids=ids,
                                                form=form, errors=errors, options=choices, hint=hint))
@@ -233,12 +238,12 @@ def _options(catalog, rt, chosen, record):
     references that ask for an id."""
     stored = record.values if record is not None else {}
     options, hints, cache = {}, {}, {}
-    for name, f in rt.writable_fields.items():
+    for name, f in _writable(rt).items():
         target = catalog.type(f.reference) if f.kind == "reference" else None
         if target is None:
             continue
         if target.key not in cache:
-            cache[target.key] = forms.record_options(target)
+            cache[target.key] = forms.record_options(target, g.accord_actor)
         options[name] = cache[target.key]
         if options[name] is None:
             hints[name] = _id_hint(catalog, target, stored.get(name))
@@ -294,13 +299,13 @@ def _starting_values(rt):
     """A new record's form: the fields' defaults, the signed-in user as owner, the default
     pipeline's first stage, then anything the link named (``?organization_id=5``)."""
     catalog = current_accord().catalog()
-    values = {name: f.default for name, f in rt.writable_fields.items() if f.default is not None}
-    if "owner_id" in rt.writable_fields:
+    values = {name: f.default for name, f in _writable(rt).items() if f.default is not None}
+    if "owner_id" in _writable(rt):
         values["owner_id"] = g.accord_user.id
     pipeline = catalog.pipeline_for(rt) if "stage" in rt.fields else None
     if pipeline is not None:
         values.update(pipeline=pipeline.key, stage=pipeline.first_stage.key)
-    named = {name: f for name, f in rt.writable_fields.items() if name in request.args and f.kind != "boolean"}
+    named = {name: f for name, f in _writable(rt).items() if name in request.args and f.kind != "boolean"}
     given, _refused = forms.parse(named, request.args)
     values.update({name: value for name, value in given.items() if value is not None})
     for relation in rt.relations:
@@ -353,6 +358,7 @@ def delete(plural, record_id):
     """Ask first (a page, so it works without JavaScript), then move the record to the trash."""
     rt = type_at(plural)
     record = _record(rt, record_id)
+    permissions.require(g.accord_actor, rt, "delete")
     url = present.record_url(rt, record.id)
     if request.method == "GET":
         return render("record_pages/delete.html", title=f"Move {record.title} to the trash?", rt=rt, record=record,
@@ -423,9 +429,15 @@ def _log_fields(activity):
 # Lookups --------------------------------------------------------------------------------
 
 
+def _writable(rt):
+    """The fields of ``rt`` the signed-in user may fill in: sensitive ones only with the right."""
+    hidden = permissions.hidden_fields(g.accord_actor, rt)
+    return {name: f for name, f in rt.writable_fields.items() if name not in hidden}
+
+
 def _record(rt, record_id):
     try:
-        return current_accord().records.get(rt.key, record_id)
+        return permissions.conceal(g.accord_actor, current_accord().records.get(rt.key, record_id, actor=g.accord_actor))
     except NotFound:
         abort(404, description=f"There is no {rt.label.lower()} {record_id}; it may have been moved to the trash.")
 

@@ -10,11 +10,11 @@ statements whether the record has two contacts or twenty thousand.
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
-from flask import abort
+from flask import abort, g
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from .. import audit
+from .. import audit, permissions
 from ..api.records import regarding
 from ..db import db
 from ..descriptors import Field
@@ -31,7 +31,8 @@ HISTORY_SIZE = 50
 TRAIL_SIZE = 50
 EMPTY = "—"
 TRAIL_ACTIONS = {"created": "Created", "updated": "Changed", "deleted": "Moved to the trash",
-                 "restored": "Restored from the trash", "exported": "Exported"}
+                 "restored": "Restored from the trash", "exported": "Exported",
+                 "erased": "Personal data erased", "viewed": "Sensitive fields viewed"}
 TRAIL_SOURCES = {"api": "the API", "web": "the web", "cli": "the command line", "import": "an import",
                  "system": "Accord"}
 PIPELINE_FIELDS = ("pipeline", "stage")
@@ -210,7 +211,7 @@ def reference_sections(catalog, rt, record_id):
 
 def _section(rt, condition, label, list_url=None, new_url=None):
     """Up to :data:`RELATED_SIZE` live records of ``rt``, newest first, and whether there are more."""
-    found = forms.titled_records(rt, condition, limit=RELATED_SIZE + 1, newest_first=True)
+    found = forms.titled_records(rt, condition, limit=RELATED_SIZE + 1, newest_first=True, actor=g.accord_actor)
     return {"label": label, "type": rt, "items": [(present.record_url(rt, i), title) for i, title in found[:RELATED_SIZE]],
             "more": len(found) > RELATED_SIZE, "list_url": list_url, "new_url": new_url}
 
@@ -225,10 +226,10 @@ def _timeline_rows(catalog, rt, record_id, cursor):
     if cursor:
         args["cursor"] = cursor
     try:
-        rows, next_cursor = run_list(activity, args, extra=[regarding(catalog, rt, record_id)])
+        rows, next_cursor = run_list(activity, args, extra=[regarding(catalog, rt, record_id)], actor=g.accord_actor)
     except BadRequest:
         abort(400, description="This link to older activities is out of date; open the record again.")
-    return [record_from_row(activity, row) for row in rows], next_cursor
+    return [permissions.conceal(g.accord_actor, record_from_row(activity, row)) for row in rows], next_cursor
 
 
 def _timeline_item(catalog, rt, record, activity, titles):
@@ -300,7 +301,8 @@ def _trail_pairs(rt, record, entry):
     activity regards (two fields) is one pair of ``(type key, id)`` named
     :data:`REGARDING_FIELDS`, as the page shows it; a half that did not change is the
     record's current one."""
-    changes = dict(entry.changes or {})
+    hidden = permissions.hidden_fields(g.accord_actor, rt)
+    changes = {name: pair for name, pair in (entry.changes or {}).items() if name not in hidden}
     names = list(rt.fields) + [relation.name for relation in rt.relations]
     if all(name in rt.fields for name in REGARDING_FIELDS) and any(name in changes for name in REGARDING_FIELDS):
         before = tuple(changes[n][0] if n in changes else record.get(n) for n in REGARDING_FIELDS)

@@ -13,9 +13,9 @@ from flask import Blueprint, abort, flash, g, redirect, request
 from sqlalchemy import delete, select
 from werkzeug.datastructures import MultiDict
 
-from .. import search
+from .. import permissions, search
 from ..db import db
-from ..errors import AccordError, BadRequest, Conflict, NotFound
+from ..errors import AccordError, BadRequest, Conflict, NotFound, RecordInvalid
 from ..models import SavedView, User
 from ..query import build_list_query, run_list
 from ..records import record_from_row, write_unit
@@ -69,10 +69,12 @@ def _page(rt, args, trashed=False, status=200, selected=(), **extra):
     if errors and status == 200:
         status = 400
     users = listing.active_users()
-    shown = listing.columns(rt, trashed)
+    hidden = permissions.hidden_fields(g.accord_actor, rt)
+    shown = [column for column in listing.columns(rt, trashed) if column.field.name not in hidden]
     known = {("user", user.id): (user.name, True) for user in users}
     titles = listing.reference_titles(catalog, listing.referenced_ids(rt, shown, records, args), known)
-    controls = [] if trashed else listing.controls(catalog, rt, shown, users)
+    controls = [] if trashed else [control for control in listing.controls(catalog, rt, shown, users)
+                                   if control.param.partition("__")[0] not in hidden]
     sort = args.get("sort") or ("-deleted_at" if trashed else rt.default_sort)
     filters = [(k, v) for k, v in args.items(multi=True) if k not in NOT_FILTERS]
     context = dict(
@@ -111,10 +113,10 @@ def _fetch(rt, args, trashed):
         query_args["trashed"] = "true"
     try:
         search_ids = search.matching_ids(db.session, rt.key, query_args["q"]) if query_args.get("q") else None
-        rows, next_cursor = run_list(rt, query_args, search_ids)
-    except BadRequest as exc:
+        rows, next_cursor = run_list(rt, query_args, search_ids, actor=g.accord_actor)
+    except (BadRequest, RecordInvalid) as exc:
         return [], None, exc.fields or {"": [exc.message]}
-    return [record_from_row(rt, row) for row in rows], next_cursor, {}
+    return [permissions.conceal(g.accord_actor, record_from_row(rt, row)) for row in rows], next_cursor, {}
 
 
 def _title_label(rt):
@@ -283,8 +285,8 @@ def _check_view(rt, name, args):
     if not name.isprintable():
         raise Refused("Use letters, digits, spaces and punctuation only.")
     try:
-        build_list_query(rt, args)
-    except BadRequest as exc:
+        build_list_query(rt, args, actor=g.accord_actor)
+    except (BadRequest, RecordInvalid) as exc:
         raise Refused("Some filters of this list are not valid; correct them before saving the view.") from exc
 
 

@@ -12,10 +12,10 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
 from sqlalchemy import and_, func, or_, select
 
-from .. import search as search_index
+from .. import permissions, search as search_index
 from ..api import json_response
 from ..db import db
 from ..models import SearchEntry
@@ -100,7 +100,8 @@ def find(query, pool, per_type):
     the best match first."""
     catalog = current_accord().catalog()
     types = [key for key, rt in catalog.types.items() if key not in NOT_SEARCHED and search_index.is_indexed(rt)]
-    hits = search_index.search(db.session, query, limit=pool, record_types=types) if types else []
+    visible = permissions.visible_entries(g.accord_actor, catalog, SearchEntry.__table__)
+    hits = search_index.search(db.session, query, limit=pool, record_types=types, visible=visible) if types else []
     extra, failed = provided(catalog, query, pool)
     hits += extra
     hits.sort(key=lambda hit: -hit["score"])
@@ -132,7 +133,8 @@ def provided(catalog, query, limit):
             log.exception("search provider of plugin %r failed for %r", plugin_name, query)
             failed.append(plugin_name)
             continue
-        hits.extend(hit for hit in map(_record_match, found) if hit is not None)
+        matches = [hit for hit in map(_record_match, found) if hit is not None]
+        hits.extend(permissions.only_readable(g.accord_actor, catalog, matches))
     return hits, failed
 
 

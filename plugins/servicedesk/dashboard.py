@@ -1,12 +1,13 @@
 """Dashboard widgets: the open work by priority, and the tickets past their first-response
 target. Each is one or two aggregate queries read from the ticket table's partial
-indexes, with a bounded answer (a row per priority, at most :data:`OLDEST_SHOWN` tickets)."""
+indexes, with a bounded answer (a row per priority, at most :data:`OLDEST_SHOWN` tickets),
+over the tickets the signed-in user may read."""
 
 from datetime import datetime, timezone
 
 from sqlalchemy import and_, func, or_, select
 
-from accord.core import current_accord, db
+from accord.core import current_accord, db, readable_rows
 
 from .models import Ticket
 
@@ -27,7 +28,7 @@ def open_by_priority(app, user):
     if open_stages:
         counts = dict(db.session.execute(
             select(table.c.priority, func.count())
-            .where(table.c.deleted_at.is_(None), or_(*open_stages))
+            .where(table.c.deleted_at.is_(None), or_(*open_stages), readable_rows(ticket, user))
             .group_by(table.c.priority)
         ).all())
     choices = list(reversed(ticket.fields["priority"].choices))
@@ -43,7 +44,7 @@ def overdue(app, user, now=None):
     ticket = current_accord(app).catalog().type(Ticket.__accord__.key)
     table = Ticket.__table__
     waiting = and_(table.c.deleted_at.is_(None), table.c.first_responded_at.is_(None),
-                   table.c.first_response_due_at < now)
+                   table.c.first_response_due_at < now, readable_rows(ticket, user))
     count = db.session.execute(select(func.count()).select_from(table).where(waiting)).scalar_one()
     rows = db.session.execute(
         select(table.c.id, table.c.subject, table.c.priority, table.c.first_response_due_at)

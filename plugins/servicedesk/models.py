@@ -1,7 +1,9 @@
 """The ticket: a customer request moving through the support pipeline.
 
 Its table is created by ``migrations/0001_servicedesk_ticket.py``, never from this model;
-a test compares the two, so a change here without a migration fails.
+a test compares the two, so a change here without a migration fails. A ticket refers to
+its contact, so the core's privacy export and erasure (:mod:`accord.core.privacy`) cover
+it through its ``pii`` fields; the plugin keeps nothing personal outside the ticket.
 """
 
 from sqlalchemy import Index, text
@@ -34,8 +36,10 @@ class Ticket(RecordColumns, db.Model):
               postgresql_where=AWAITING_RESPONSE, sqlite_where=AWAITING_RESPONSE),
     )
 
-    subject = record_field("text", required=True, searchable=True, max_length=200)
-    description = record_field("long_text", searchable=True)
+    # The customer's own words, often with their name, address or account details: both are
+    # personal, so a privacy erasure of the ticket's contact empties them.
+    subject = record_field("text", required=True, pii=True, searchable=True, max_length=200)
+    description = record_field("long_text", pii=True, searchable=True)
     priority = record_field("choice", choices=PRIORITIES, default="normal",
                             help="Urgent tickets get the shorter first-response target.")
     channel = record_field("choice", choices=CHANNELS, help="How the customer reached you.")

@@ -65,7 +65,7 @@ def test_the_migration_previews_as_sql_before_it_runs(accord_app_factory):
     fresh = accord_app_factory()
     with fresh.app_context():
         preview = upgrade_preview(PLUGIN)
-    assert [m["revision"] for m in preview["migrations"]] == ["servicedesk_0001"]
+    assert [m["revision"] for m in preview["migrations"]] == ["servicedesk_0001", "servicedesk_0002"]
     assert preview["current_revision"] is None
     assert f"CREATE TABLE {TABLE}" in preview["sql"]
     assert f"CREATE INDEX ix_{TABLE}_awaiting_response" in preview["sql"]
