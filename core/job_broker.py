@@ -42,9 +42,9 @@ CELERY = "accord_celery"
 SEND_AHEAD_SECONDS = 600
 """The longest wait a message is sent ahead of its job's time for (a worker holds it,
 unacknowledged, until then); a job due later is sent by the scheduler when due."""
-RESEND_SECONDS = 300
+RESEND_SECONDS = 60
 """A due job whose last message went this long ago without running it gets another (a
-message the broker lost)."""
+message the broker lost); a job that meanwhile ran or runs is not claimed twice."""
 SWEEP_GRACE_SECONDS = 5
 """A job that just came due is left this long to the process that queued it, which sends
 its message right after its commit."""
@@ -69,11 +69,20 @@ def require_broker(settings):
     return config
 
 
+_CELERY_LOCK = threading.Lock()
+
+
 def celery_app(app):
-    """The Celery app that sends and runs the jobs of the Accord ``app`` (one per app)."""
+    """The Celery app that sends and runs the jobs of the Accord ``app``: one per app, made
+    once even when a server's threads send their first jobs at the same moment."""
     celery = app.extensions.get(CELERY)
     if celery is None:
-        celery = app.extensions.setdefault(CELERY, _make_celery(app))
+        with _CELERY_LOCK:
+            celery = app.extensions.get(CELERY)
+            if celery is None:
+                celery = _make_celery(app)
+                celery.producer_pool  # made lazily, and not thread-safely, on first use otherwise
+                app.extensions[CELERY] = celery
     return celery
 
 

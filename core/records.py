@@ -274,12 +274,18 @@ class RecordService:
             changes = _diff(rt, old, record)
             columns, custom = self._storage(rt, record.values, old.stored_custom)
             table = rt.table
-            result = session.execute(
+            statement = (
                 update(table)
                 .where(table.c.id == old.id, table.c.version == old.version, table.c.deleted_at.is_(None))
                 .values(**columns, custom=custom, version=old.version + 1, updated_at=record.values["updated_at"])
             )
-            if result.rowcount != 1:
+            audited = session.get_bind().dialect.name == "postgresql"
+            if audited:
+                statement = audit.inserting_entry(statement, audit.write_entry(record, "update", changes, actor))
+                changed = len(session.execute(statement).all())
+            else:
+                changed = session.execute(statement).rowcount
+            if changed != 1:
                 raise _StaleVersion()
             self._write_relations(rt, record, values, new=False)
             if stage_move:
@@ -287,7 +293,7 @@ class RecordService:
             if search.affects_index(rt, changes):
                 search.index_record(session, record)
             pipeline_totals.track(session, rt, old.values, record.values)
-            _record_events(session, record, "update", changes, stage_move, actor)
+            _record_events(session, record, "update", changes, stage_move, actor, audited=audited)
             on_commit(lambda: self._after_commit(record, changes, "update", actor, stage_move))
         return record
 
@@ -590,12 +596,13 @@ def run_after_commit_hook(app, **arguments):
     current_accord(app).records.run_after_commit_hook(**arguments)
 
 
-def _record_events(session, record, event, changes, stage_move, actor):
-    """Store what must be committed with a write, or not at all: its audit entry and its
-    webhook deliveries."""
+def _record_events(session, record, event, changes, stage_move, actor, audited=False):
+    """Store what must be committed with a write, or not at all: its audit entry (unless
+    the write's own statement ``audited`` it) and its webhook deliveries."""
     from . import webhooks
 
-    audit.record_write(session, record, event, changes, actor)
+    if not audited:
+        audit.record_write(session, record, event, changes, actor)
     webhooks.record_events(session, record, event, changes, stage_move, actor)
 
 
