@@ -1,10 +1,12 @@
 """The audit trail: who created, changed, trashed, restored or exported what, and when.
 
-Every write of the service layer notes one entry (:func:`record_write`) and
-:func:`~accord.core.records.write_unit` inserts the unit's entries together, in one
-statement, just before it commits: a write that rolls back leaves no entry, a committed
-one always has its entry, and an import of ten thousand rows costs one more statement,
-not ten thousand. Record types of plugins, vertical packs and custom fields are audited
+Every write of the service layer has one entry, written in its transaction: a write that
+rolls back leaves no entry, a committed one always has its entry. On PostgreSQL a create's
+or an update's entry is inserted by the write's own statement (a data-modifying CTE, see
+:func:`entry_per_row`), so it costs no round trip; otherwise the write notes its entry
+(:func:`record_write`) and :func:`~accord.core.records.write_unit` inserts the unit's
+entries together, in one statement, just before it commits (an import of ten thousand
+rows costs one more statement, not ten thousand). Record types of plugins, vertical packs and custom fields are audited
 the same way, since they are written through the same service layer.
 
 An entry of a write holds ``changes``, ``{field: [before, after]}`` in the API's JSON
@@ -24,7 +26,7 @@ import base64
 import binascii
 import json
 
-from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from .db import db, utcnow
 from .errors import BadRequest
@@ -66,17 +68,34 @@ def write_entry(record, event, changes, actor):
                   at=record.values["updated_at"])
 
 
-def inserting_entry(statement, entry):
-    """``statement`` (an ``UPDATE`` of one record) made to insert the write's ``entry``
-    too, once per row it changes, in the same statement, answering the ids of the
-    entries: one row per row changed. PostgreSQL only: the entry then costs the write no
-    round trip of its own."""
-    table = AuditEntry.__table__
+def inserting_entry(statement):
+    """``statement`` (an ``UPDATE`` of one record) made to insert the write's entry too,
+    once per row it changes, in the same statement, answering the ids of the entries: one
+    row per row changed. The entry's values are bound by name (:func:`entry_params`), so
+    the statement is built once and reused. PostgreSQL only: the entry then costs the
+    write no round trip of its own."""
     changed = statement.returning(statement.table.c.id).cte("changed")
-    names = [name for name in entry if name != "record_id"]
+    return entry_per_row(changed).returning(AuditEntry.__table__.c.id)
+
+
+ENTRY_COLUMNS = ("at", "actor_id", "actor_name", "source", "action", "record_type", "changes", "details",
+                 "request_id")
+
+
+def entry_per_row(rows):
+    """An ``INSERT`` of one entry per row of ``rows`` (a CTE answering ``id``), naming that
+    id as its record, with the values of :func:`entry_params`: a write's entry made by the
+    write's own statement."""
+    table = AuditEntry.__table__
     return insert(table).from_select(
-        [*names, "record_id"], select(*(literal(entry[name], type_=table.c[name].type) for name in names), changed.c.id)
-    ).returning(table.c.id)
+        [*ENTRY_COLUMNS, "record_id"],
+        select(*(bindparam(f"entry_{name}", type_=table.c[name].type) for name in ENTRY_COLUMNS), rows.c.id),
+    )
+
+
+def entry_params(entry):
+    """The bound values of :func:`entry_per_row` for ``entry`` (from :func:`write_entry`)."""
+    return {f"entry_{name}": entry[name] for name in ENTRY_COLUMNS}
 
 
 def record_export(record_type, fmt, count, actor, trashed=False):

@@ -8,9 +8,10 @@ import json
 import logging
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 from marshmallow import ValidationError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .db import db, utcnow
@@ -191,17 +192,25 @@ class RecordService:
             changes = {name: (None, value) for name, value in values.items() if value is not None}
             self._call_guarded("accord_record_before_save", record=record, changes=changes, event="create", actor=actor)
             columns, custom = self._storage(rt, record.values)
-            result = session.connection().execute(insert(rt.table), {
-                **columns, "custom": custom, "created_at": now, "updated_at": now,
-                "created_by": actor.user_id, "version": 1,
-            })
-            record.values["id"] = result.inserted_primary_key[0]
+            row = {**columns, "custom": custom, "created_at": now, "updated_at": now,
+                   "created_by": actor.user_id, "version": 1}
+            indexed = audited = session.get_bind().dialect.name == "postgresql"
+            if audited:
+                indexing = search.entry_params(record)
+                indexed = indexing is not None
+                params = {f"new_{name}": value for name, value in row.items()}
+                params.update(audit.entry_params(audit.write_entry(record, "create", {}, actor)), **(indexing or {}))
+                record.values["id"] = session.connection().execute(
+                    _creating(rt.table, tuple(row), indexed), params).scalar_one()
+            else:
+                record.values["id"] = session.connection().execute(insert(rt.table), row).inserted_primary_key[0]
             self._write_relations(rt, record, values, new=True)
             if stage_move:
                 self._write_stage_history(rt, record, stage_move, actor, now)
-            search.index_record(session, record)
+            if not indexed:
+                search.index_record(session, record)
             pipeline_totals.track(session, rt, None, record.values)
-            _record_events(session, record, "create", changes, stage_move, actor)
+            _record_events(session, record, "create", changes, stage_move, actor, audited=audited)
             if before_commit:
                 before_commit(record)
             on_commit(lambda: self._after_commit(record, changes, "create", actor, stage_move))
@@ -273,18 +282,16 @@ class RecordService:
             self._call_guarded("accord_record_before_save", record=record, changes=changes, event="update", actor=actor)
             changes = _diff(rt, old, record)
             columns, custom = self._storage(rt, record.values, old.stored_custom)
+            row = {**columns, "custom": custom, "version": old.version + 1, "updated_at": record.values["updated_at"]}
             table = rt.table
-            statement = (
-                update(table)
-                .where(table.c.id == old.id, table.c.version == old.version, table.c.deleted_at.is_(None))
-                .values(**columns, custom=custom, version=old.version + 1, updated_at=record.values["updated_at"])
-            )
             audited = session.get_bind().dialect.name == "postgresql"
+            params = {f"new_{name}": value for name, value in row.items()}
+            params.update(old_id=old.id, old_version=old.version)
             if audited:
-                statement = audit.inserting_entry(statement, audit.write_entry(record, "update", changes, actor))
-                changed = len(session.execute(statement).all())
+                params.update(audit.entry_params(audit.write_entry(record, "update", changes, actor)))
+                changed = len(session.connection().execute(_updating(table, tuple(row)), params).all())
             else:
-                changed = session.execute(statement).rowcount
+                changed = session.connection().execute(_versioned_update(table, tuple(row)), params).rowcount
             if changed != 1:
                 raise _StaleVersion()
             self._write_relations(rt, record, values, new=False)
@@ -594,6 +601,40 @@ AFTER_COMMIT_JOB = "accord.after_commit"
 def run_after_commit_hook(app, **arguments):
     """The :data:`AFTER_COMMIT_JOB`: see :meth:`RecordService.run_after_commit_hook`."""
     current_accord(app).records.run_after_commit_hook(**arguments)
+
+
+@lru_cache(maxsize=512)
+def _creating(table, columns, indexed):
+    """The ``INSERT`` of a new record (``columns`` bound as ``new_<column>``) that also
+    inserts its audit entry and, when ``indexed``, its search entry, in one statement
+    answering the new id (PostgreSQL's data-modifying CTEs). Built once per table and
+    column set, so a create pays no statement building."""
+    created = insert(table).values(
+        {name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns}
+    ).returning(table.c.id).cte("created")
+    statement = select(created.c.id).add_cte(audit.entry_per_row(created).cte("audited"))
+    if indexed:
+        statement = statement.add_cte(search.entry_per_row(created).cte("indexed"))
+    return statement
+
+
+@lru_cache(maxsize=512)
+def _versioned_update(table, columns):
+    """The ``UPDATE`` of one live record at its version, bound as ``old_id``,
+    ``old_version`` and ``new_<column>``; built once per table and column set."""
+    return (
+        update(table)
+        .where(table.c.id == bindparam("old_id"), table.c.version == bindparam("old_version"),
+               table.c.deleted_at.is_(None))
+        .values({name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns})
+    )
+
+
+@lru_cache(maxsize=512)
+def _updating(table, columns):
+    """:func:`_versioned_update` inserting the write's audit entry too, answering one row
+    per row changed (PostgreSQL)."""
+    return audit.inserting_entry(_versioned_update(table, columns))
 
 
 def _record_events(session, record, event, changes, stage_move, actor, audited=False):

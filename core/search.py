@@ -9,7 +9,7 @@ import re
 from functools import lru_cache
 import unicodedata
 
-from sqlalchemy import and_, bindparam, column, delete, func, literal_column, not_, select, table, text
+from sqlalchemy import and_, bindparam, column, delete, func, insert, literal_column, not_, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .models import SearchEntry
@@ -57,6 +57,30 @@ def index_record(session, record):
     session.connection().execute(_upsert(session.get_bind().dialect.name),
                     {"record_type": rt.key, "record_id": record.id, "owner_id": record.get("owner_id"),
                      "title": title, "body": body})
+
+
+@lru_cache(maxsize=2)
+def entry_per_row(rows):
+    """An ``INSERT`` of a search entry per row of ``rows`` (a CTE answering the new
+    ``id``), with the values of :func:`entry_params`: the entry of a record made by the
+    statement that creates it."""
+    table = SearchEntry.__table__
+    return insert(table).from_select(
+        ["record_type", "record_id", "owner_id", "title", "body"],
+        select(bindparam("search_record_type", type_=table.c.record_type.type), rows.c.id,
+               *(bindparam(f"search_{name}", type_=table.c[name].type) for name in ("owner_id", "title", "body"))),
+    )
+
+
+def entry_params(record):
+    """The bound values of :func:`entry_per_row` for ``record``, being created; ``None``
+    when its type is not indexed or its title would be made of its id, still unknown."""
+    rt = record.type
+    if not is_indexed(rt) or not any(record.get(name) not in (None, "") for name in rt.title_fields):
+        return None
+    title, body = document(record)
+    return {"search_record_type": rt.key, "search_owner_id": record.get("owner_id"),
+            "search_title": title, "search_body": body}
 
 
 @lru_cache(maxsize=2)
