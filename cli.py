@@ -226,7 +226,8 @@ def serve(obj, host, port, workers, threads):
 
 
 @main.command()
-@click.option("--vertical", default=None, help="Vertical pack to apply (arrives with vertical packs).")
+@click.option("--vertical", default=None,
+              help="Vertical pack to apply, with its sample data instead of the generic one ('accord verticals list').")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--no-serve", is_flag=True, help="Prepare the demo instance and exit.")
@@ -235,10 +236,15 @@ def demo(obj, vertical, host, port, no_serve):
     """Create a demo instance with sample data and serve it on this machine."""
     from accord.core.demo import prepare_demo
     from accord.core.serving import serve as run
+    from accord.core.verticals import PackInvalid
 
-    if vertical:
-        raise click.ClickException(f"no vertical pack named {vertical!r} is installed")
-    login = prepare_demo(obj.app, progress=lambda text: click.echo(text, err=True))
+    try:
+        login = prepare_demo(obj.app, progress=lambda text: click.echo(text, err=True), vertical=vertical)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    except PackInvalid as exc:
+        raise click.ClickException(f"vertical pack {vertical} is not valid: "
+                                   + "; ".join(map(str, exc.problems))) from None
     url = f"http://{host}:{port}"
     click.echo(f"Accord demo at {url}")
     click.echo(f"  administrator: {login['email']}, password {login['password']}")
@@ -932,6 +938,201 @@ def plugins_new(name, path):
 
     folder = scaffold_plugin(name, path)
     click.echo(f"Created {folder}. Next: cd {folder} && pip install -e '.[test]' && pytest")
+
+
+@main.group()
+def verticals():
+    """Vertical packs: industry templates (fields, types, stages, terms, rules) as data."""
+
+
+@verticals.command("list")
+@pass_context
+def verticals_list(obj):
+    """Every vertical pack found here with its state: applied (and at which version),
+    available, or invalid with its first problem."""
+    from pathlib import Path
+
+    from accord.core.db import db
+    from accord.core.verticals import PackInvalid, applied_versions, available_packs
+
+    packs = available_packs()
+    with obj.app.app_context():
+        applied = applied_versions(db.session)
+    if not packs and not applied:
+        click.echo("No vertical packs found (built-in ones live in verticals/; distributions add "
+                   "'accord.verticals' entry points).")
+        return
+    rows = []
+    for name in sorted(set(packs) | set(applied)):
+        pack = packs.get(name)
+        state = [f"applied v{applied[name]}"] if name in applied else []
+        if pack is None:
+            rows.append((name, applied[name], "-", f"applied v{applied[name]} (the pack is no longer installed)"))
+        elif isinstance(pack, PackInvalid):
+            first = pack.problems[0]
+            more = f" (+{len(pack.problems) - 1} more)" if len(pack.problems) > 1 else ""
+            state.append(f"invalid: {Path(first.file).name}: {first.key}: {first.reason}{more}")
+            rows.append((name, "-", "-", ", ".join(state)))
+        else:
+            rows.append((name, pack.version, pack.title, state[0] if state else "available"))
+    echo_table(("NAME", "VERSION", "TITLE", "STATUS"), rows)
+
+
+@verticals.command("show")
+@click.argument("name")
+@pass_context
+def verticals_show(obj, name):
+    """Everything vertical pack NAME declares: types, fields, terms, stages, picklists,
+    views, widgets, roles, help, rules and sample data."""
+    from accord.core.db import db
+    from accord.core.verticals import PackInvalid, applied_versions, describe, load_pack
+
+    try:
+        pack = load_pack(name)
+    except PackInvalid as exc:
+        raise click.ClickException(f"vertical pack {name} is not valid: " + "; ".join(map(str, exc.problems))) from None
+    with obj.app.app_context():
+        applied = applied_versions(db.session).get(name)
+    lines = describe(pack)
+    lines.insert(1 + bool(pack.summary), f"status: applied v{applied}" if applied else "status: available")
+    for line in lines:
+        click.echo(line)
+
+
+@verticals.command("export")
+@click.argument("name")
+@click.option("--to", "directory", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Folder to write the pack folder NAME into.")
+@click.option("--version", "version", default="1.0.0", show_default=True, help="The pack's version.")
+@click.option("--title", default=None, help="The pack's title.")
+@pass_context
+def verticals_export(obj, name, directory, version, title):
+    """Write this instance's own layer (fields, types, terms, picklists, shared views,
+    widgets, help, roles, rules and stages its admins added) as vertical pack NAME."""
+    from accord.core.verticals import export_local_layer
+
+    with obj.app.app_context():
+        folder = export_local_layer(name, directory, version=version, title=title)
+    click.echo(f"Exported the local layer as vertical pack {name}: {folder / 'vertical.toml'}")
+
+
+def _pack_or_exit(ctx, name):
+    """Vertical pack NAME (a pack's name, or the path of a folder holding a vertical.toml);
+    a broken one prints one line per problem on stderr and exits 1."""
+    from pathlib import Path
+
+    from accord.core.verticals import PackInvalid, load_pack, load_pack_from
+
+    try:
+        path = Path(name)
+        if "/" in name or (path / "vertical.toml").is_file():
+            return load_pack_from(path)
+        return load_pack(name)
+    except PackInvalid as exc:
+        _problems_and_exit(ctx, [str(problem) for problem in exc.problems])
+    except LookupError as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from None
+
+
+def _problems_and_exit(ctx, lines, hint=None):
+    for line in lines:
+        click.echo(line, err=True)
+    if hint:
+        click.echo(hint, err=True)
+    ctx.exit(1)
+
+
+@verticals.command("diff")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON: changes with before and after, problems.")
+@click.pass_context
+def verticals_diff(ctx, name, as_json):
+    """Show what applying vertical pack NAME (a name or a folder) would change, one line
+    per change (+ add, ~ change, - remove, = shared); problems go to stderr, exit 1."""
+    import json
+
+    from accord.core.changesets import plan, problem_line
+
+    pack = _pack_or_exit(ctx, name)
+    with ctx.find_object(Context).app.app_context():
+        planned = plan(pack)
+    if as_json:
+        click.echo(json.dumps(planned.to_json(), indent=2, default=str))
+    else:
+        for line in planned.lines:
+            click.echo(line)
+        if planned.status == "applied":
+            click.echo(f"{pack.name} {pack.version} is applied; nothing to change.", err=True)
+    if not planned.ok:
+        _problems_and_exit(ctx, [] if as_json else [problem_line(p) for p in planned.problems + planned.conflicts])
+
+
+@verticals.command("apply")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="An upgrade that drops pack fields or types holding data: export the "
+                                            "data, then drop them.")
+@click.option("--export-to", "export_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for that export (default: INSTANCE/exports/verticals).")
+@click.pass_context
+def verticals_apply(ctx, name, force, export_dir):
+    """Apply vertical pack NAME (a name or a folder), or upgrade it to this version, in one
+    transaction; refused with every problem, changing nothing, when it does not fit."""
+    from accord.core.changesets import PackRefused, apply, refusal_lines
+
+    pack = _pack_or_exit(ctx, name)
+    with ctx.find_object(Context).app.app_context():
+        try:
+            outcome = apply(pack, cli_actor(), force=force, export_dir=export_dir)
+        except PackRefused as exc:
+            _problems_and_exit(ctx, refusal_lines(exc), _force_hint(exc, "apply"))
+    for line in outcome.lines:
+        click.echo(line)
+    if outcome.status == "already applied":
+        click.echo(f"{pack.name} {pack.version} is already applied; nothing changed.")
+        return
+    if outcome.export_path:
+        click.echo(f"Exported the data it dropped to {outcome.export_path}")
+    click.echo(f"{outcome.status.capitalize()} {pack.name} {pack.version} (changeset {outcome.changesets[0]}).")
+
+
+@verticals.command("revert")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Its fields or types hold data: export the data, then revert.")
+@click.option("--export-to", "export_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for that export (default: INSTANCE/exports/verticals).")
+@click.option("--dry-run", is_flag=True, help="Only show what the revert would undo and what holds data.")
+@click.pass_context
+def verticals_revert(ctx, name, force, export_dir, dry_run):
+    """Undo exactly what vertical pack NAME changed (every version of it applied here),
+    restoring relabelled stages and terms; refused while a pack applied later builds on it."""
+    from accord.core.changesets import PackRefused, held_text, refusal_lines, revert, revert_plan
+
+    with ctx.find_object(Context).app.app_context():
+        if dry_run:
+            planned = revert_plan(name)
+            for line in planned.lines:
+                click.echo(line)
+            if planned.blockers:
+                click.echo(f"blocked: revert {' then '.join(reversed(planned.blockers))} first", err=True)
+            if planned.held:
+                click.echo(f"holds data: {held_text(planned.held)} (needs --force)", err=True)
+            return
+        try:
+            outcome = revert(name, cli_actor(), force=force, export_dir=export_dir)
+        except PackRefused as exc:
+            _problems_and_exit(ctx, refusal_lines(exc), _force_hint(exc, "revert"))
+    for line in outcome.lines:
+        click.echo(line)
+    if outcome.export_path:
+        click.echo(f"Exported the data it held to {outcome.export_path}")
+    click.echo(f"Reverted {name} {outcome.version} (changeset{'s' if len(outcome.changesets) > 1 else ''} "
+               f"{', '.join(map(str, outcome.changesets))}).")
+
+
+def _force_hint(exc, verb):
+    if any("holds data" in problem.reason for problem in exc.problems):
+        return f"Nothing was changed. Run 'accord verticals {verb}' again with --force to export that data and {verb}."
+    return None
 
 
 @main.group()

@@ -146,7 +146,7 @@ def update_field(record_type_key, name, changes, actor):
         row.label = label.strip()
         row.help = help_text
         row.required = required
-        if f.kind in CHOICE_KINDS:
+        if "choices" in changes:  # the catalog's choices include picklist values, kept in their own rows
             row.choices = [{"key": c.key, "label": c.label} for c in choices]
         bump_generation(session)
     accord.forget_catalog()

@@ -49,7 +49,8 @@ def accord_record_validate(app, record_type, values, record, actor):
 @hookimpl
 def accord_record_before_save(app, record, changes, event, actor):
     """Fill what a record needs and the caller left out: deal currency and close month
-    (the forecast groups by it), activity times, when a consent was given. A user who is deactivated or deleted loses
+    (the forecast groups by it), activity times, when a consent was given; note the
+    automation rules the write triggers (run once it is written). A user who is deactivated or deleted loses
     their web sessions in the same transaction (reactivating them revives none)."""
     switched_off = event == "update" and "is_active" in changes and not record.get("is_active")
     if record.type.key == "user" and (event == "delete" or switched_off):
@@ -58,6 +59,9 @@ def accord_record_before_save(app, record, changes, event, actor):
         end_all(record.get("id"))
     if event not in ("create", "update"):
         return
+    from .automation import plan
+
+    plan(app, record, changes, event, actor)
     if record.type.key == "deal":
         if not record.get("currency"):
             record["currency"] = app.config["ACCORD"]["DEFAULT_CURRENCY"]
@@ -79,14 +83,15 @@ def accord_record_before_save(app, record, changes, event, actor):
 @hookimpl
 def accord_jobs(app):
     """The retry of a failed after-commit hook call; the sending of a webhook delivery; the
-    sending of a password-reset email; the daily privacy retention."""
+    sending of a password-reset email and of automation rules' emails; the daily privacy retention."""
+    from .automation import jobs_declared as automation_jobs
     from .password_reset import jobs_declared
     from .privacy import retention_jobs
     from .records import AFTER_COMMIT_JOB, run_after_commit_hook
     from .webhooks import delivery_jobs
 
     return [{"name": AFTER_COMMIT_JOB, "run": run_after_commit_hook, "max_attempts": 8, "backoff_seconds": 30},
-            *delivery_jobs(), *jobs_declared(), *retention_jobs(app)]
+            *delivery_jobs(), *jobs_declared(), *automation_jobs(), *retention_jobs(app)]
 
 
 @hookimpl

@@ -9,6 +9,7 @@ the same companies, people and deals. Company domains end in ``.example`` (reser
 RFC 2606) so that no sample address can ever reach a real mailbox.
 """
 
+import csv
 import time
 import unicodedata
 from collections import deque
@@ -20,6 +21,7 @@ from sqlalchemy import func, select
 
 from .accounts import ensure_admin
 from .db import db, utcnow
+from .errors import NotFound, RecordInvalid
 from .migrate import upgrade
 from .models import Contact
 from .records import Actor
@@ -183,25 +185,140 @@ BODIES = (
 _ASCII = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "ß": "ss", "ł": "l", "ı": "i", "'": "", " ": ""})
 
 
-def prepare_demo(app, progress=lambda text: None):
+def prepare_demo(app, progress=lambda text: None, vertical=None):
     """Bring the instance up to date, switch on the built-in plugins, make sure the demo
     administrator exists, seed sample data on a database without contacts, and return
     ``{"email", "password", "token"}`` with a new API token (an instance that already has
-    contacts is never reseeded)."""
+    contacts is never reseeded).
+
+    With ``vertical`` (a pack name) the pack is applied and its own sample data loaded in
+    place of the generic sales team's (a realtor's demo shows listings, not software
+    deals). A pack already applied here is left as it is, its data included, so running
+    the demo again writes nothing twice; sample data is loaded the first time a pack is
+    applied to the instance only. An unknown name raises :class:`LookupError` and
+    a broken pack :class:`~accord.core.verticals.PackInvalid`, before anything changes.
+    """
+    from .verticals import load_pack
+
+    pack = load_pack(vertical) if vertical else None
     progress("Preparing the database...")
     upgrade(app)
     with app.app_context():
         for name in _enable_built_in_plugins():
             progress(f"Enabled the built-in plugin {name}.")
         admin, _ = ensure_admin(DEMO_EMAIL, DEMO_PASSWORD, name="Demo Administrator")
-        if _holds_contacts():
-            progress("The instance already has contacts; keeping its data.")
-        else:
-            started = time.monotonic()
-            _Seeder(app, admin, progress).run()
-            progress(f"Sample data ready in {time.monotonic() - started:.1f} s.")
+        if pack is None or not pack.data_files:
+            _seed_sales_team(app, admin, progress)
+        if pack is not None:
+            _apply_vertical(pack, _demo_actor(admin), progress)
         token = create_token(admin, name="demo")
     return {"email": admin.email, "password": DEMO_PASSWORD, "token": token}
+
+
+def _seed_sales_team(app, admin, progress):
+    """The generic sample data, on a database without contacts only."""
+    if _holds_contacts():
+        progress("The instance already has contacts; keeping its data.")
+        return
+    started = time.monotonic()
+    _Seeder(app, admin, progress).run()
+    progress(f"Sample data ready in {time.monotonic() - started:.1f} s.")
+
+
+def _demo_actor(admin):
+    return Actor(user_id=admin.id, source="demo", is_admin=True, name=admin.name)
+
+
+def _apply_vertical(pack, actor, progress):
+    """Apply ``pack`` and load its sample data, the first time the pack is applied to this
+    instance only: after a revert its sample records are still here (only the pack's
+    fields and types went), so they are not made twice."""
+    from .changesets import apply, history
+
+    applied_before = bool(history(pack.name))
+    outcome = apply(pack, actor)
+    if outcome.status != "applied":
+        progress(f"The vertical pack {pack.name} is {outcome.status} (version {outcome.version}); keeping its data.")
+        return
+    progress(f"Applied the vertical pack {pack.name} {pack.version}: {len(outcome.lines)} changes.")
+    if applied_before:
+        progress("It was applied here before; its sample data is not loaded again.")
+        return
+    started = time.monotonic()
+    for rt, count in load_sample_data(pack, actor):
+        progress(f"  {count} {(rt.label if count == 1 else rt.plural_label).lower()}")
+    progress(f"Sample data of {pack.name} loaded in {time.monotonic() - started:.1f} s.")
+
+
+def load_sample_data(pack, actor):
+    """Create the records of ``pack``'s sample data (``data/NN_<type>.csv``) as ``actor``,
+    file by file in name order, each through the import path of ``accord import`` (rows
+    typed, every row checked, then created), all files in one transaction: every record
+    or none. Returns ``[(record type, records created)]`` in file order.
+
+    A file's ``id`` column names its rows for the files after it: a reference field (or a
+    list of ids such as ``contact_ids``) to a type the pack has sample data for holds the
+    ``id`` of a row in that type's file, and gets the id of the record made from that row.
+    A reference to a type without sample data in the pack is an id on the instance, as in
+    ``accord import``.
+    """
+    from .records import write_unit
+    from .transfer import import_rows, read_rows
+    from .verticals import data_record_type
+
+    accord = current_accord()
+    with_data = {data_record_type(path) for path in pack.data_files}
+    made = {}  # (type key, id in its file) -> id of the record created from that row
+    loaded = []
+    with write_unit():
+        for path in pack.data_files:
+            where = f"{pack.name}/data/{path.name}"
+            type_key = data_record_type(path)
+            rt = accord.catalog().type(type_key)
+            if rt is None:
+                raise NotFound(f"{where}: there is no record type {type_key!r}.")
+            rows = read_rows(rt, str(path))
+            keys = _row_keys(path)
+            problems = {}
+            for number, values in rows:
+                for name, reason in _resolve(rt, values, made, with_data).items():
+                    problems.setdefault(f"line {number}", []).append(f"{name}: {reason}")
+            if problems:
+                first, reasons = next(iter(problems.items()))
+                raise RecordInvalid(problems, message=f"{where}: {first}: {reasons[0]}; no sample data was loaded.")
+            try:
+                records = import_rows(type_key, rows, actor)
+            except RecordInvalid as exc:
+                raise RecordInvalid(exc.fields, message=f"{where}: {exc.message}") from None
+            made.update(((type_key, key), record.id) for key, record in zip(keys, records) if key)
+            loaded.append((accord.catalog().type(type_key), len(records)))
+    return loaded
+
+
+def _row_keys(path):
+    """The ``id`` cell of each row of a sample data file, in row order (``""`` if none)."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        return [(row.get("id") or "").strip() for row in csv.DictReader(handle)]
+
+
+def _resolve(rt, values, made, with_data):
+    """Turn the file ids in ``values``'s references into record ids, in place; returns
+    ``{field: reason}`` for ids that name no earlier row."""
+    targets = {name: f.reference for name, f in rt.fields.items() if f.kind == "reference"}
+    targets.update((relation.name, relation.target) for relation in rt.relations)
+    problems = {}
+    for name, target in targets.items():
+        if name not in values or target not in with_data:
+            continue
+        value = values[name]
+        ids = value if isinstance(value, list) else [value]
+        missing = [key for key in ids if (target, str(key)) not in made]
+        if missing:
+            problems[name] = f"no {target} row with id {missing[0]} in the files before this one"
+            continue
+        resolved = [made[(target, str(key))] for key in ids]
+        values[name] = resolved if isinstance(value, list) else resolved[0]
+    return problems
 
 
 def _enable_built_in_plugins():
@@ -227,7 +344,7 @@ class _Seeder:
 
     def __init__(self, app, admin, progress):
         self.records = current_accord(app).records
-        self.actor = Actor(user_id=admin.id, source="demo", is_admin=True, name=admin.name)
+        self.actor = _demo_actor(admin)
         self.progress = progress
         self.rng = Random(SEED)
         self.now = utcnow().replace(second=0, microsecond=0)

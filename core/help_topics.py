@@ -451,6 +451,33 @@ admin API (`/api/v1/admin/jobs`).
 """,
     },
     {
+        "key": "core.automation",
+        "title": "Automation rules",
+        "group": ADMINISTRATION,
+        "pages": ["admin.automation_rules", "/admin/automation"],
+        "body": """\
+An **automation rule** does routine work when a record changes, the same way whether
+the change came from a page, the API or an import.
+
+- **When**: a record of the rule's type is *created*, *enters a stage* of its pipeline,
+  or has *a field changed* (to a different value).
+- **If**: every condition holds on the record as saved, such as *amount is at least
+  1000* or *stage is one of proposal, negotiation*.
+- **Then**: its actions run in order: create a task (due some days or hours later, for
+  the record's owner or a named user), log an activity, set a field, assign the owner,
+  or email the owner or an address (sent just after the change is saved).
+
+A rule that cannot finish (a user it names was deactivated, a value it sets is refused)
+undoes what it did so far and is listed under **Recent runs** as *failed* with the
+reason; the change that triggered it is saved all the same. Rules do not fire on the
+changes other rules make, so no rule can set off an endless chain.
+
+**Switch off** stops a rule without deleting it. Rules from a vertical pack are changed
+in the pack; here you can switch them off and on. New rules are added through the API
+(`/api/v1/automation/rules`).
+""",
+    },
+    {
         "key": "core.sign_in",
         "title": "Signing in",
         "group": GETTING_AROUND,

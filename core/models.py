@@ -411,16 +411,18 @@ class InstanceSetting(db.Model):
 
 
 class SavedView(db.Model):
-    """A named list page (filters, sort, columns) a user keeps for a record type."""
+    """A named list page (filters, sort, columns) a user keeps for a record type; without a
+    user it is shared with everyone, added by a vertical pack or an admin (``origin``)."""
 
     __tablename__ = "saved_view"
     __table_args__ = (UniqueConstraint("user_id", "record_type", "name"),)
     id = mapped_column(Integer, primary_key=True, info={"pii": False})
-    user_id = mapped_column(IdType, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, info={"pii": False})
+    user_id = mapped_column(IdType, ForeignKey("user.id", ondelete="CASCADE"), nullable=True, info={"pii": False})
     record_type = mapped_column(String(64), nullable=False, info={"pii": False})
     name = mapped_column(String(120), nullable=False, info={"pii": False})
     query = mapped_column(Text, nullable=False, info={"pii": True})
     created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    origin = mapped_column(String(64), nullable=True, info={"pii": False})  # a shared view (user_id NULL): the pack or "local"
 
 
 class SearchEntry(db.Model):
@@ -653,3 +655,126 @@ class AuditRedaction(db.Model):
 
     __tablename__ = "audit_redaction"
     entry_id = mapped_column(IdType, primary_key=True, autoincrement=False, info={"pii": False})
+
+
+class RecordTypeDefinition(db.Model):
+    """A record type declared without code (by a vertical pack or an admin): its rows live
+    in ``table_name``, which has the standard record columns and keeps every field in
+    ``custom``; its fields are ``custom_field`` rows."""
+
+    __tablename__ = "record_type_definition"
+    key = mapped_column(String(64), primary_key=True, info={"pii": False})
+    label = mapped_column(String(120), nullable=False, info={"pii": False})
+    plural_label = mapped_column(String(120), nullable=False, info={"pii": False})
+    plural = mapped_column(String(64), nullable=False, unique=True, info={"pii": False})
+    table_name = mapped_column(String(63), nullable=False, unique=True, info={"pii": False})
+    title_fields = mapped_column(JsonType, nullable=False, default=list, info={"pii": False})
+    description = mapped_column(Text, nullable=False, default="", info={"pii": False})
+    pipeline = mapped_column(String(64), nullable=True, info={"pii": False})
+    timeline = mapped_column(Boolean, nullable=False, default=False, info={"pii": False})
+    origin = mapped_column(String(64), nullable=False, default="local", info={"pii": False})
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+
+
+class Term(db.Model):
+    """A renamed term shown in the UI and API labels, never in keys: ``target`` is
+    ``type:<key>``, ``field:<type>.<name>`` or ``stage:<pipeline>.<stage>``."""
+
+    __tablename__ = "term"
+    target = mapped_column(String(200), primary_key=True, info={"pii": False})
+    label = mapped_column(String(120), nullable=False, info={"pii": False})
+    plural_label = mapped_column(String(120), nullable=True, info={"pii": False})
+    origin = mapped_column(String(64), nullable=False, default="local", info={"pii": False})
+
+
+class PicklistValue(db.Model):
+    """A choice added to a choice field (built-in or custom) by a vertical pack or an admin,
+    listed after the field's own choices in ``position`` order."""
+
+    __tablename__ = "picklist_value"
+    __table_args__ = (UniqueConstraint("record_type", "field", "key"),)
+    id = mapped_column(Integer, primary_key=True, info={"pii": False})
+    record_type = mapped_column(String(64), nullable=False, info={"pii": False})
+    field = mapped_column(String(63), nullable=False, info={"pii": False})
+    key = mapped_column(String(64), nullable=False, info={"pii": False})
+    label = mapped_column(String(120), nullable=False, info={"pii": False})
+    position = mapped_column(Integer, nullable=False, default=0, info={"pii": False})
+    origin = mapped_column(String(64), nullable=False, default="local", info={"pii": False})
+
+
+class DashboardWidgetDefinition(db.Model):
+    """A dashboard widget declared as data: a count or a sum over one record type, grouped
+    by a choice field or its pipeline stage."""
+
+    __tablename__ = "dashboard_widget_definition"
+    key = mapped_column(String(64), primary_key=True, info={"pii": False})
+    title = mapped_column(String(120), nullable=False, info={"pii": False})
+    record_type = mapped_column(String(64), nullable=False, info={"pii": False})
+    measure = mapped_column(String(16), nullable=False, default="count", info={"pii": False})
+    field = mapped_column(String(63), nullable=True, info={"pii": False})
+    group_by = mapped_column(String(63), nullable=True, info={"pii": False})
+    position = mapped_column(Integer, nullable=False, default=0, info={"pii": False})
+    origin = mapped_column(String(64), nullable=False, default="local", info={"pii": False})
+
+
+class HelpTopicDefinition(db.Model):
+    """A help topic declared as data, shown beside the code-declared ones."""
+
+    __tablename__ = "help_topic_definition"
+    key = mapped_column(String(64), primary_key=True, info={"pii": False})
+    title = mapped_column(String(200), nullable=False, info={"pii": False})
+    body = mapped_column(Text, nullable=False, info={"pii": False})
+    pages = mapped_column(JsonType, nullable=False, default=list, info={"pii": False})
+    group = mapped_column(String(120), nullable=True, info={"pii": False})
+    origin = mapped_column(String(64), nullable=False, default="local", info={"pii": False})
+
+
+class AutomationRule(db.Model):
+    """When a record of ``record_type`` is created, enters a stage or has a field changed,
+    and ``conditions`` hold, run ``actions`` (:mod:`accord.core.automation`)."""
+
+    __tablename__ = "automation_rule"
+    id = mapped_column(Integer, primary_key=True, info={"pii": False})
+    key = mapped_column(String(64), nullable=False, unique=True, info={"pii": False})
+    label = mapped_column(String(200), nullable=False, info={"pii": False})
+    record_type = mapped_column(String(64), nullable=False, index=True, info={"pii": False})
+    trigger = mapped_column(String(20), nullable=False, info={"pii": False})
+    trigger_value = mapped_column(String(64), nullable=True, info={"pii": False})
+    conditions = mapped_column(JsonType, nullable=False, default=list, info={"pii": False})
+    actions = mapped_column(JsonType, nullable=False, default=list, info={"pii": False})
+    enabled = mapped_column(Boolean, nullable=False, default=True, info={"pii": False})
+    origin = mapped_column(String(64), nullable=False, default="local", info={"pii": False})
+    created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    updated_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+
+
+class AutomationRun(db.Model):
+    """One run of a rule on one record: what it did, or the error that stopped it (the
+    triggering write stands either way)."""
+
+    __tablename__ = "automation_run"
+    __table_args__ = (Index("ix_automation_run_rule", "rule_key", "id"),)
+    id = mapped_column(IdType, primary_key=True, autoincrement=True, info={"pii": False})
+    rule_key = mapped_column(String(64), nullable=False, info={"pii": False})
+    record_type = mapped_column(String(64), nullable=False, info={"pii": False})
+    record_id = mapped_column(IdType, nullable=True, info={"pii": False})
+    status = mapped_column(String(16), nullable=False, info={"pii": False})
+    detail = mapped_column(Text, nullable=False, default="", info={"pii": False})
+    at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+
+
+class VerticalChangeset(db.Model):
+    """One application of a vertical pack (or an upgrade to a newer version of it):
+    ``operations`` lists what it changed with what each replaced, so a revert undoes
+    exactly it. Packs stack by ``id``; a reverted changeset keeps its row."""
+
+    __tablename__ = "vertical_changeset"
+    id = mapped_column(Integer, primary_key=True, info={"pii": False})
+    pack = mapped_column(String(64), nullable=False, index=True, info={"pii": False})
+    version = mapped_column(String(40), nullable=False, info={"pii": False})
+    operations = mapped_column(JsonType, nullable=False, default=list, info={"pii": False})
+    applied_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow, info={"pii": False})
+    applied_by = mapped_column(String(120), nullable=True, info={"pii": True})
+    reverted_at = mapped_column(UTCDateTime(), nullable=True, info={"pii": False})
+    reverted_by = mapped_column(String(120), nullable=True, info={"pii": True})
+    export_path = mapped_column(Text, nullable=True, info={"pii": False})

@@ -226,6 +226,8 @@ def _meta_paths():
             "responses": {"200": {"description": "A page of audit entries", "content": _json(_audit_page())},
                           **_errors("400", "401", "403")}}},
         **_privacy_paths(),
+        **_vertical_paths(),
+        **_automation_paths(),
         "/api/v1/openapi.json": {"get": {"tags": ["Schema"], "operationId": "openapi", "summary": "This document", "security": [],
                                          "responses": {"200": {"description": "OpenAPI document", "content": _json(obj)}}}},
     }
@@ -261,6 +263,134 @@ def _privacy_paths():
             "summary": "Erase a contact's personal data and that of records referring to it (administrators)",
             "responses": {"200": {"description": "The fields emptied, by record", "content": _json(erased)},
                           **_errors("401", "403", "404")}}},
+    }
+
+
+def _automation_paths():
+    """Automation rules and their runs (administrators; :mod:`accord.core.automation`)."""
+    from .automation import ACTION_KEYS, OPS, TRIGGERS
+
+    nullable_text = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    condition = {"type": "object", "required": ["field", "op"], "properties": {
+        "field": {"type": "string"}, "op": {"type": "string", "enum": list(OPS)}, "value": {}}}
+    action = {"type": "object", "required": ["do"], "properties": {"do": {"type": "string", "enum": list(ACTION_KEYS)}}}
+    definition = {
+        "key": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"},
+        "label": {"type": "string", "minLength": 1, "maxLength": 200},
+        "record_type": {"type": "string"}, "trigger": {"type": "string", "enum": list(TRIGGERS)},
+        "stage": {"type": "string", "description": "For trigger stage_entered"},
+        "field": {"type": "string", "description": "For trigger field_changed"},
+        "conditions": {"type": "array", "items": condition}, "actions": {"type": "array", "minItems": 1, "items": action},
+        "enabled": {"type": "boolean"},
+    }
+    write = {"type": "object", "additionalProperties": False, "properties": definition}
+    rule = {"type": "object", "required": ["key", "label", "record_type", "trigger", "stage", "field", "conditions",
+                                           "actions", "enabled", "origin", "created_at", "updated_at"],
+            "properties": {**definition, "label": {"type": "string"}, "stage": nullable_text, "field": nullable_text,
+                           "conditions": {"type": "array", "items": {"type": "object"}},
+                           "actions": {"type": "array", "items": {"type": "object"}},
+                           "origin": {"type": "string", "description": "local, or pack:<name>"},
+                           "created_at": {"type": "string", "format": "date-time"},
+                           "updated_at": {"type": "string", "format": "date-time"}}}
+    run = {"type": "object", "required": ["id", "rule", "record_type", "record_id", "status", "detail", "at"],
+           "properties": {"id": {"type": "integer"}, "rule": {"type": "string"}, "record_type": {"type": "string"},
+                          "record_id": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+                          "status": {"type": "string", "enum": ["ok", "failed"]}, "detail": {"type": "string"},
+                          "at": {"type": "string", "format": "date-time"}}}
+    tag = ["Automation"]
+    key = [{"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}]
+    return {
+        "/api/v1/automation/rules": {
+            "get": {"tags": tag, "operationId": "list_automation_rules", "summary": "Every automation rule (administrators)",
+                    "responses": {"200": {"description": "Rules", "content": _json({
+                        "type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": rule}}})},
+                        **_errors("401", "403")}},
+            "post": {"tags": tag, "operationId": "create_automation_rule", "summary": "Add a local automation rule",
+                     "requestBody": {"required": True, "content": _json({
+                         **write, "required": ["key", "label", "record_type", "trigger", "actions"]})},
+                     "responses": {"201": {"description": "The rule", "content": _json(rule)},
+                                   **_errors("400", "401", "403", "409", "413", "422")}},
+        },
+        "/api/v1/automation/rules/{key}": {
+            "parameters": key,
+            "get": {"tags": tag, "operationId": "get_automation_rule", "summary": "One automation rule",
+                    "responses": {"200": {"description": "The rule", "content": _json(rule)}, **_errors("401", "403", "404")}},
+            "patch": {"tags": tag, "operationId": "update_automation_rule",
+                      "summary": "Switch a rule on or off, or change a local rule's definition",
+                      "requestBody": {"required": True, "content": _json(write)},
+                      "responses": {"200": {"description": "The rule", "content": _json(rule)},
+                                    **_errors("400", "401", "403", "404", "409", "413", "422")}},
+            "delete": {"tags": tag, "operationId": "delete_automation_rule", "summary": "Remove a rule (its runs stay)",
+                       "responses": {"204": {"description": "Removed"}, **_errors("401", "403", "404")}},
+        },
+        "/api/v1/automation/runs": {"get": {
+            "tags": tag, "operationId": "list_automation_runs", "summary": "What rules did, newest first",
+            "parameters": [
+                {"name": "rule", "in": "query", "required": False, "schema": {"type": "string"}},
+                {"name": "status", "in": "query", "required": False, "schema": {"type": "string", "enum": ["ok", "failed"]}},
+                {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/cursor"}],
+            "responses": {"200": {"description": "A page of runs", "content": _json({
+                "type": "object", "required": ["data", "next_cursor"], "properties": {
+                    "data": {"type": "array", "items": run},
+                    "next_cursor": {"anyOf": [{"type": "string"}, {"type": "null"}]}}})},
+                **_errors("400", "401", "403")}}},
+    }
+
+
+def _vertical_paths():
+    """Vertical packs: listed, diffed, applied and reverted (administrators;
+    :mod:`accord.core.changesets`)."""
+    name = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
+    force = {"name": "force", "in": "query", "required": False, "schema": {"type": "boolean"},
+             "description": "Go ahead where pack fields or types hold data: export it first, then drop it"}
+    text = {"type": "string"}
+    nullable_text = {"anyOf": [text, {"type": "null"}]}
+    lines = {"type": "array", "items": text}
+    problem = {"type": "object", "required": ["file", "key", "reason"],
+               "properties": {"file": text, "key": text, "reason": text}}
+    entry = {"type": "object", "required": ["name", "status"], "properties": {
+        "name": text, "title": text, "summary": text, "version": nullable_text, "applied_version": nullable_text,
+        "status": {"type": "string", "enum": ["not applied", "applied", "upgrade available", "broken", "missing"]},
+        "source": nullable_text, "problems": {"type": "array", "items": problem},
+        "changesets": {"type": "array", "items": {"type": "integer"}}}}
+    plan = {"type": "object", "required": ["pack", "version", "status", "ok", "lines", "changes", "problems", "conflicts"],
+            "properties": {
+                "pack": text, "version": text, "applied_version": nullable_text,
+                "status": {"type": "string", "enum": ["new", "applied", "upgrade"]}, "ok": {"type": "boolean"},
+                "lines": lines, "problems": {"type": "array", "items": problem},
+                "conflicts": {"type": "array", "items": problem},
+                "holds_data": {"type": "array", "items": {"type": "object"}},
+                "changes": {"type": "array", "items": {"type": "object", "required": ["kind", "target", "line"], "properties": {
+                    "kind": text, "target": text, "line": text, "noop": {"type": "boolean"},
+                    "before": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+                    "after": {"anyOf": [{"type": "object"}, {"type": "null"}]}}}}}}
+    outcome = {"type": "object", "required": ["pack", "version", "status", "lines", "changesets"], "properties": {
+        "pack": text, "version": text, "status": {"type": "string", "enum": ["applied", "upgraded", "already applied",
+                                                                           "reverted"]},
+        "lines": lines, "changesets": {"type": "array", "items": {"type": "integer"}}, "export_path": nullable_text}}
+    tag = ["Verticals"]
+    return {
+        "/api/v1/admin/verticals": {"get": {
+            "tags": tag, "operationId": "list_verticals", "summary": "Vertical packs found or applied here (administrators)",
+            "responses": {"200": {"description": "Packs", "content": _json({
+                "type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": entry}}})},
+                **_errors("401", "403")}}},
+        "/api/v1/admin/verticals/{name}/diff": {"parameters": name, "get": {
+            "tags": tag, "operationId": "diff_vertical",
+            "summary": "What applying a pack would change, its problems and conflicts (administrators)",
+            "responses": {"200": {"description": "The plan", "content": _json(plan)},
+                          **_errors("401", "403", "404", "422")}}},
+        "/api/v1/admin/verticals/{name}/apply": {"parameters": name, "post": {
+            "tags": tag, "operationId": "apply_vertical", "parameters": [force],
+            "summary": "Apply a pack or upgrade it, in one transaction; 409 lists every problem (administrators)",
+            "responses": {"200": {"description": "What was done", "content": _json(outcome)},
+                          **_errors("400", "401", "403", "404", "409", "422")}}},
+        "/api/v1/admin/verticals/{name}/revert": {"parameters": name, "post": {
+            "tags": tag, "operationId": "revert_vertical", "parameters": [force],
+            "summary": "Undo exactly what a pack changed; 409 when a later pack builds on it or data needs force "
+                       "(administrators)",
+            "responses": {"200": {"description": "What was undone", "content": _json(outcome)},
+                          **_errors("400", "401", "403", "404", "409")}}},
     }
 
 

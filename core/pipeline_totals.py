@@ -143,10 +143,11 @@ def _add(pending, key, records, amount, sign):
 # Counting them afresh -------------------------------------------------------------------
 
 
-def rebuild(session, rt):
-    """Count the live records of ``rt`` into the totals afresh. On PostgreSQL the type's
-    table is locked against writes meanwhile, so no concurrent write is counted twice or
-    missed."""
+def rebuild(session, rt, pipelines=None):
+    """Count the live records of ``rt`` into the totals afresh (only those of the
+    ``pipelines`` named, when given: records bulk-moved between stages of those). On
+    PostgreSQL the type's table is locked against writes meanwhile, so no concurrent write
+    is counted twice or missed."""
     shape = measures(rt)
     if shape is None:
         return
@@ -154,8 +155,13 @@ def rebuild(session, rt):
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres:
         session.execute(text(f'LOCK TABLE "{table.name}" IN SHARE MODE'))
-    session.execute(delete(totals).where(totals.c.record_type == rt.key))
-    rows = _buckets(rt, shape, postgres).subquery()
+    dropped = delete(totals).where(totals.c.record_type == rt.key)
+    live = _buckets(rt, shape, postgres)
+    if pipelines is not None:
+        dropped = dropped.where(totals.c.pipeline.in_(list(pipelines)))
+        live = live.where(table.c.pipeline.in_(list(pipelines)))
+    session.execute(dropped)
+    rows = live.subquery()
     keys = [rows.c[name] for name in KEY[1:]]
     counted = select(literal(rt.key, String), *keys, func.count(), func.sum(rows.c.units), func.sum(rows.c.micros)).group_by(*keys)
     session.execute(insert(totals).from_select(list(KEY + SUMS), counted))

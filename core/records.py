@@ -639,12 +639,14 @@ def _updating(table, columns):
 
 def _record_events(session, record, event, changes, stage_move, actor, audited=False):
     """Store what must be committed with a write, or not at all: its audit entry (unless
-    the write's own statement ``audited`` it) and its webhook deliveries."""
-    from . import webhooks
+    the write's own statement ``audited`` it), its webhook deliveries, and what the
+    automation rules it triggered did (:mod:`accord.core.automation`)."""
+    from . import automation, webhooks
 
     if not audited:
         audit.record_write(session, record, event, changes, actor)
     webhooks.record_events(session, record, event, changes, stage_move, actor)
+    automation.run_planned(session, record, changes)
 
 
 class _StaleVersion(Exception):

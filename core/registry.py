@@ -46,6 +46,8 @@ class Catalog:
     plugin_settings: dict = dc_field(default_factory=dict)
     instance_settings: dict = dc_field(default_factory=dict)
     roles: dict = dc_field(default_factory=dict)
+    widgets: tuple = ()
+    help_topics: tuple = ()
     _memo: dict = dc_field(default_factory=dict)
     _lock: threading.Lock = dc_field(default_factory=threading.Lock)
 
@@ -332,7 +334,11 @@ class Accord:
                 custom.setdefault(row.record_type, []).append(custom_field_descriptor(row))
         types = {key: rt.with_custom_fields(custom.get(key, ()))
                  for key, rt in registrations.code_types.items()}
+        from . import declared_types, terms
+
+        types.update(declared_types.load_types(db.session, types, custom))
         pipelines = {key: p for key, p in load_pipelines(db.session).items() if p.record_type in types}
+        types, pipelines = terms.apply(db.session, types, pipelines)
         settings = {name: settings_of(self.installed[name].manifest, states[name].settings)
                     for name in registrations.active}
         from .permissions import role_from_row
@@ -340,7 +346,9 @@ class Accord:
         roles = {row.key: role_from_row(row) for row in db.session.execute(select(Role)).scalars()}
         return Catalog(generation=generation, types=types, pipelines=pipelines,
                        registrations=registrations, plugin_settings=settings,
-                       instance_settings=load_instance_settings(db.session), roles=roles)
+                       instance_settings=load_instance_settings(db.session), roles=roles,
+                       widgets=declared_types.load_widgets(db.session),
+                       help_topics=declared_types.load_help_topics(db.session))
 
     def _fields_of_inactive_plugins(self, active):
         """Custom fields that only plugins now switched off declared: hidden, values kept."""

@@ -3,8 +3,9 @@ UI. Built-in themes live in ``accord/themes/``; third-party ones are distributio
 entry point in the group ``accord.themes`` naming their package.
 
 The active theme is an instance setting, so every worker switches on its next request.
-Templates are looked up in the active theme, then in the plugins, then in the core; a
-theme may extend the core's copy of the page it overrides as ``core/<name>``.
+Templates are looked up in the active theme, then in the applied vertical packs, then in
+the plugins, then in the core (:mod:`accord.core.web.rendering`); a theme may extend the
+core's copy of the page it overrides as ``core/<name>``.
 """
 
 import importlib.util

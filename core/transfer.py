@@ -101,7 +101,14 @@ def import_file(type_key, path, email=None):
     if rt is None:
         raise NotFound(f"There is no record type {type_key!r}.")
     actor = user_actor(email, "import") if email else Actor(user_id=None, source="import", is_admin=True, name="import")
-    rows = read_rows(rt, path)
+    return len(import_rows(type_key, read_rows(rt, path), actor))
+
+
+def import_rows(type_key, rows, actor):
+    """Check every ``(line number, values)`` row, then create them all in one transaction
+    as ``actor``; returns the created records in row order. One refused row and nothing
+    is written (:class:`RecordInvalid` naming every bad line)."""
+    accord = current_accord()
     problems = {}
     for number, values in rows:
         try:
@@ -112,10 +119,9 @@ def import_file(type_key, path, email=None):
         first = next(iter(problems.items()))
         raise RecordInvalid(problems, message=f"{len(problems)} row(s) are not valid, nothing was imported; "
                                               f"first: {first[0]}: {first[1][0]}.")
-    created = accord.records.create_many(
+    return accord.records.create_many(
         type_key, [values for _, values in rows], actor, labels=[f"line {number}" for number, _ in rows]
     )
-    return len(created)
 
 
 def user_actor(email, source):

@@ -1,11 +1,11 @@
 """``/api/v1/admin/plugins``: what is installed, switching plugins on and off, settings
 (every change reaches all workers on their next request); ``/api/v1/admin/jobs``: the
-background jobs, retried and purged; ``/api/v1/admin/roles``: the roles and their grants.
-Administrators only."""
+background jobs, retried and purged; ``/api/v1/admin/roles``: the roles and their grants;
+``/api/v1/admin/verticals``: vertical packs, their diff, apply and revert. Administrators only."""
 
 from flask import current_app, request
 
-from .. import jobs, lifecycle
+from .. import changesets, jobs, lifecycle
 from ..accounts import define_role, remove_role, roles
 from ..errors import BadRequest, Forbidden, RecordInvalid
 from . import api, current_actor, json_response, request_json
@@ -130,3 +130,33 @@ def delete_role(key):
     _require_admin()
     remove_role(key)
     return "", 204
+
+
+@api.get("/admin/verticals")
+def list_verticals():
+    """Every vertical pack found or applied here, with its status."""
+    _require_admin()
+    return json_response({"data": changesets.pack_report()})
+
+
+@api.get("/admin/verticals/<name>/diff")
+def vertical_diff(name):
+    """What applying the pack would change, its problems and conflicts (nothing changes)."""
+    _require_admin()
+    return json_response(changesets.plan(changesets.pack_named(name)).to_json())
+
+
+@api.post("/admin/verticals/<name>/apply")
+def apply_vertical(name):
+    """Apply the pack (or upgrade it); ``force=true`` lets an upgrade drop pack fields or
+    types holding data, exported first. 409 with every problem, nothing changed."""
+    _require_admin()
+    pack = changesets.pack_named(name)
+    return json_response(changesets.apply(pack, current_actor(), force=_flag("force")).to_json())
+
+
+@api.post("/admin/verticals/<name>/revert")
+def revert_vertical(name):
+    """Undo the pack exactly; ``force=true`` when its fields or types hold data (exported first)."""
+    _require_admin()
+    return json_response(changesets.revert(name, current_actor(), force=_flag("force")).to_json())

@@ -463,6 +463,115 @@ def purge_jobs():
     return redirect(url_for("admin.job_queue"))
 
 
+# Automation -----------------------------------------------------------------------------
+
+RUNS_SHOWN = 50
+
+
+@bp.get("/admin/automation")
+@admin_only
+def automation_rules():
+    from .. import automation
+
+    return render("admin/automation.html", title="Automation", breadcrumbs=_crumbs(("Automation", None)),
+                  rules=automation.list_rules(), runs=automation.runs(limit=RUNS_SHOWN), shown=RUNS_SHOWN,
+                  failures=automation.runs(limit=RUNS_SHOWN, status="failed"))
+
+
+@bp.post("/admin/automation/<name>/switch")
+@admin_only
+def switch_automation_rule(name):
+    """Switch the rule with key ``name`` on (``enabled=1``) or off."""
+    from .. import automation
+
+    enabled = request.form.get("enabled") == "1"
+    try:
+        row = automation.change_rule(name, {"enabled": enabled})
+    except AccordError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"{row.label} is now {'on' if enabled else 'off'}.")
+    return redirect(url_for("admin.automation_rules"))
+
+
+# Vertical packs -------------------------------------------------------------------------
+
+
+@bp.get("/admin/verticals")
+@admin_only
+def verticals():
+    from .. import changesets
+
+    return render("admin/verticals.html", title="Vertical packs", breadcrumbs=_crumbs(("Vertical packs", None)),
+                  packs=changesets.pack_report())
+
+
+@bp.get("/admin/verticals/<name>")
+@admin_only
+def vertical(name):
+    """One pack: what applying it would change (its diff, problems and conflicts), what it
+    changed here and what reverting it would undo, with the buttons to do either."""
+    from .. import changesets
+
+    entry = next((e for e in changesets.pack_report() if e["name"] == name), None)
+    if entry is None:
+        abort(404, description=f"There is no vertical pack {name!r}.")
+    planned = undo = None
+    if entry["status"] not in ("broken", "missing"):
+        planned = changesets.plan(changesets.pack_named(name))
+    if entry["applied_version"]:
+        undo = changesets.revert_plan(name)
+    return render("admin/vertical.html", title=entry["title"],
+                  breadcrumbs=_crumbs(("Vertical packs", url_for("admin.verticals")), (entry["title"], None)),
+                  pack=entry, plan=planned, undo=undo, history=changesets.history(name))
+
+
+@bp.post("/admin/verticals/<name>/apply")
+@admin_only
+def apply_vertical(name):
+    from .. import changesets
+
+    try:
+        outcome = changesets.apply(changesets.pack_named(name), g.accord_actor, force=request.form.get("force") == "1")
+    except NotFound as exc:
+        abort(404, description=exc.message)
+    except AccordError as exc:
+        _flash_refusal(exc)
+    else:
+        done = {"already applied": f"{name} {outcome.version} is already applied; nothing changed."}.get(
+            outcome.status, f"{outcome.status.capitalize()} {name} {outcome.version}: {len(outcome.lines)} "
+                            f"{'change' if len(outcome.lines) == 1 else 'changes'}.")
+        flash(done + (f" Its dropped data was exported to {outcome.export_path}." if outcome.export_path else ""))
+    return redirect(url_for("admin.vertical", name=name))
+
+
+@bp.post("/admin/verticals/<name>/revert")
+@admin_only
+def revert_vertical(name):
+    """Revert a pack; with ``force`` ("export and revert") the data its fields and types
+    hold is exported to the instance folder first."""
+    from .. import changesets
+
+    try:
+        outcome = changesets.revert(name, g.accord_actor, force=request.form.get("force") == "1")
+    except NotFound as exc:
+        abort(404, description=exc.message)
+    except AccordError as exc:
+        _flash_refusal(exc)
+    else:
+        flash(f"Reverted {name} {outcome.version}." +
+              (f" The data it held was exported to {outcome.export_path}." if outcome.export_path else ""))
+    return redirect(url_for("admin.vertical", name=name))
+
+
+def _flash_refusal(exc):
+    from ..changesets import refusal_lines
+
+    flash(exc.message, "error")
+    for line in refusal_lines(exc) if getattr(exc, "problems", None) else ():
+        flash(line, "error")
+
+
 def _crumbs(*trail):
     return [("Administration", url_for("admin.index")), *trail]
 

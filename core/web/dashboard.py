@@ -43,7 +43,7 @@ def index():
     user = g.accord_user
     deals = deal_figures(catalog, g.accord_actor, request.args.get("currency", "").strip().upper(), utcnow().date())
     tasks = my_open_tasks(catalog, g.accord_actor)
-    widgets = plugin_widgets(catalog, user)
+    widgets = plugin_widgets(catalog, user) + data_widgets(catalog, g.accord_actor)
     return render("dashboard/index.html", title="Dashboard", breadcrumbs=[], deals=deals, tasks=tasks,
                   tasks_url=f"/activities?kind=task&done=false&owner_id={user.id}", widgets=widgets)
 
@@ -206,6 +206,29 @@ def plugin_widgets(catalog, user):
                 shown["data"] = widget_view(spec["data"](app, user))
         except Exception:  # noqa: BLE001 - one plugin's widget must never break the dashboard
             log.exception("dashboard widget %r of plugin %r failed", shown["key"], plugin_name)
+            shown["failed"] = True
+        widgets.append(shown)
+    return widgets
+
+
+def data_widgets(catalog, actor):
+    """The widgets declared as data (``dashboard_widget_definition`` rows), drawn like
+    plugins' ones; a widget over a type the actor does not read is left out, one that
+    fails is shown as unavailable."""
+    from ..declared_types import widget_rows
+
+    widgets = []
+    for widget in catalog.widgets:
+        shown = {"key": widget["key"], "title": widget["title"], "plugin": widget["origin"], "data": None,
+                 "failed": False}
+        try:
+            with db.session.begin_nested():
+                rows = widget_rows(catalog, widget, actor)
+            if rows is None:
+                continue
+            shown["data"] = widget_view(rows)
+        except Exception:  # a malformed definition must never break the dashboard
+            log.exception("dashboard widget %r (%s) failed", widget["key"], widget["origin"])
             shown["failed"] = True
         widgets.append(shown)
     return widgets

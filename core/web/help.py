@@ -3,8 +3,9 @@
 page: the topics about that page first, then a few related ones.
 
 Topics come from the ``accord_help_topics`` hook of the core and the active plugins, so
-a plugin's help appears and disappears with the plugin. They are read per request from
-the catalog's registrations: a few dozen small dicts, no database query.
+a plugin's help appears and disappears with the plugin, and from ``help_topic_definition``
+rows (a vertical pack's or an admin's). They are read per request from the catalog: a few
+dozen small dicts, no database query.
 """
 
 import logging
@@ -76,6 +77,14 @@ def topics():
             log.warning("help topic %r from plugin %r left out: the key is taken", topic.key, plugin_name)
             continue
         found[topic.key] = topic
+    for item in accord.catalog().help_topics:
+        if item["key"] in found:
+            log.warning("help topic %r declared as data left out: the key is taken", item["key"])
+            continue
+        try:
+            found[item["key"]] = _topic(item, item["group"])
+        except (TypeError, ValueError) as exc:
+            log.warning("help topic declared as data left out: %s", exc)
     return list(found.values())
 
 

@@ -10,7 +10,7 @@ page costs a few bounded statements however large the table and however deep the
 from urllib.parse import parse_qsl, urlencode
 
 from flask import Blueprint, abort, flash, g, redirect, request
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from werkzeug.datastructures import MultiDict
 
 from .. import permissions, search
@@ -150,9 +150,11 @@ def _problem(rt, param, reasons):
 
 
 def _saved_views(rt):
+    """The user's own views and the shared ones (no user: from a vertical pack or an
+    admin), which everyone sees and no user can delete."""
     return db.session.execute(
-        select(SavedView.id, SavedView.name, SavedView.query)
-        .where(SavedView.user_id == g.accord_user.id, SavedView.record_type == rt.key)
+        select(SavedView.id, SavedView.name, SavedView.query, SavedView.user_id.is_(None).label("shared"))
+        .where(or_(SavedView.user_id == g.accord_user.id, SavedView.user_id.is_(None)), SavedView.record_type == rt.key)
         .order_by(SavedView.name, SavedView.id).limit(MAX_VIEWS)
     ).all()
 

@@ -1,9 +1,12 @@
 """Rendering a page with the active theme.
 
-One Jinja environment per theme, each an overlay of the app's environment (same globals
-and filters) whose loader looks in the theme's templates, then each plugin's, then the
-core's; ``core/<name>`` always reaches the core's copy, so a theme's page can extend the
-one it replaces. :func:`which_template` says which file wins for a name.
+One Jinja environment per theme and set of applied vertical packs, each an overlay of the
+app's environment (same globals and filters) whose loader looks in the theme's templates,
+then in the ``templates/`` of each applied pack (the one applied last first), then each
+plugin's, then the core's; ``core/<name>`` always reaches the core's copy, so a theme's or
+a pack's page can extend the one it replaces. The applied packs are read with the catalog,
+once per schema generation, so an apply or a revert reaches every worker on its next
+request, as a theme switch does. :func:`which_template` says which file wins for a name.
 """
 
 from pathlib import Path
@@ -17,6 +20,7 @@ from ..themes import DEFAULT_THEME, active_theme_name
 from . import present
 
 CORE_TEMPLATES = Path(__file__).parent / "templates"
+PACK_TEMPLATES = "pack_templates"
 
 
 def init_rendering(app):
@@ -31,21 +35,31 @@ def init_rendering(app):
 
 
 def environment(theme_name):
-    """The Jinja environment of a theme (made once per process)."""
+    """The Jinja environment of a theme with the packs applied now (made once per process
+    for each such pair)."""
     accord = current_accord()
+    packs = accord.catalog().memo(PACK_TEMPLATES, _pack_templates)
     envs = accord.theme_environments
-    env = envs.get(theme_name)
+    env = envs.get((theme_name, packs))
     if env is None:
-        env = current_app.jinja_env.overlay(loader=ChoiceLoader(_loaders(accord, theme_name)))
-        envs[theme_name] = env
+        env = current_app.jinja_env.overlay(loader=ChoiceLoader(_loaders(accord, theme_name, packs)))
+        envs[(theme_name, packs)] = env
     return env
 
 
-def _loaders(accord, theme_name):
+def _pack_templates():
+    from ..changesets import applied_templates
+    from ..db import db
+
+    return applied_templates(db.session)
+
+
+def _loaders(accord, theme_name, packs):
     theme = accord.themes.get(theme_name) or accord.themes.get(DEFAULT_THEME)
     loaders = []
     if theme is not None and theme.templates is not None:
         loaders.append(FileSystemLoader(str(theme.templates)))
+    loaders += [FileSystemLoader(folder) for folder in packs]
     for name in sorted(accord.loaded):
         manifest = accord.installed[name].manifest
         if manifest.templates is not None:
