@@ -614,6 +614,24 @@ def run_json(row):
 # Reading runs ---------------------------------------------------------------------------------
 
 
+def run_summary(keys, last=3):
+    """``{rule key: {"failed": count, "last": newest runs}}`` of the rules ``keys``, for the
+    admin page: one grouped count of failures, one indexed query per rule for its ``last``
+    newest runs."""
+    table = AutomationRun.__table__
+    summary = {key: {"failed": 0, "last": []} for key in keys}
+    if not summary:
+        return summary
+    failed = (select(table.c.rule_key, func.count()).where(table.c.status == "failed", table.c.rule_key.in_(list(summary)))
+              .group_by(table.c.rule_key))
+    for key, number in db.session.execute(failed):
+        summary[key]["failed"] = number
+    if last:
+        for key, entry in summary.items():
+            entry["last"] = runs(key, last)
+    return summary
+
+
 def runs(rule_key=None, limit=50, before=None, status=None):
     """Runs newest first, optionally of one rule, with a status, older than id ``before``."""
     table = AutomationRun.__table__

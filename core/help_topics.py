@@ -472,9 +472,22 @@ undoes what it did so far and is listed under **Recent runs** as *failed* with t
 reason; the change that triggered it is saved all the same. Rules do not fire on the
 changes other rules make, so no rule can set off an endless chain.
 
-**Switch off** stops a rule without deleting it. Rules from a vertical pack are changed
-in the pack; here you can switch them off and on. New rules are added through the API
-(`/api/v1/automation/rules`).
+**New rule** opens the rule form: a label (the key is made from it unless you give one),
+the record type, the trigger with its stage or field, then the conditions and the actions
+as rows. A condition is a field, a test (*is*, *is at least*, *is one of*...) and a value;
+separate several values with commas. An action asks only for what it needs: a subject and
+a delay for a task, a field and its new value, a user's email, an email's text. Leave a
+row empty to skip it; **Add a condition** and **Add an action** give more rows. If
+something does not fit, the form says so next to it, keeps what you typed and saves
+nothing.
+
+Open a rule to read it in words, with its runs; **Failed** lists the runs that failed
+and why. **Edit** and **Delete** are offered for the rules made here. **Switch off**
+stops a rule without deleting it.
+
+Rules from a vertical pack are changed in the pack: here you can switch them off and on,
+or **Copy as a local rule** and change the copy (switch the original off if the copy
+replaces it). The API (`/api/v1/automation/rules`) does all of this too.
 """,
     },
     {

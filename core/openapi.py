@@ -15,6 +15,8 @@ def openapi_document(catalog):
 
 def _build(catalog):
     paths = {**_meta_paths()}
+    for path, operations in _layer_paths().items():
+        paths.setdefault(path, {}).update(operations)
     schemas = {"Error": _error_schema(), "SearchResult": _search_result_schema(), "AuditEntry": _audit_entry_schema()}
     for rt in sorted(catalog.types.values(), key=lambda t: t.key):
         name = _schema_name(rt)
@@ -391,6 +393,109 @@ def _vertical_paths():
                        "(administrators)",
             "responses": {"200": {"description": "What was undone", "content": _json(outcome)},
                           **_errors("400", "401", "403", "404", "409")}}},
+    }
+
+
+def _layer_paths():
+    """The instance's own layer: declared types, terms, pipelines and stages, choices and
+    shared views (administrators; :mod:`accord.core.local_layer`)."""
+    obj = {"type": "object"}
+    text = {"type": "string"}
+    nullable_text = {"anyOf": [text, {"type": "null"}]}
+    writes = ("400", "401", "403", "404", "409", "413", "422")
+    term = {"type": "object", "required": ["target", "label", "plural_label", "origin"], "properties": {
+        "target": text, "label": text, "plural_label": nullable_text, "origin": text}}
+    view = {"type": "object", "required": ["id", "record_type", "name", "query", "origin"], "properties": {
+        "id": {"type": "integer"}, "record_type": text, "name": text, "query": text, "origin": nullable_text,
+        "created_at": text}}
+    choice = {"type": "object", "required": ["record_type", "field", "key", "label", "origin"], "properties": {
+        "record_type": text, "field": text, "key": text, "label": text, "position": {"type": "integer"}, "origin": text}}
+    stage_body = {"key": text, "label": text, "probability": {"type": "integer"},
+                  "outcome": {"type": "string", "enum": ["open", "won", "lost"]}, "position": {"type": "integer"},
+                  "after": text, "allowed_next": {"type": "array", "items": text}}
+
+    def path(*names):
+        return [{"name": name, "in": "path", "required": True, "schema": text} for name in names]
+
+    def body(properties, required=()):
+        return {"required": True, "content": _json({"type": "object", "properties": properties,
+                                                    **({"required": list(required)} if required else {})})}
+
+    def answer(code, description, schema=obj):
+        return {code: {"description": description, "content": _json(schema)}}
+
+    removed = {"204": {"description": "Removed"}}
+    return {
+        "/api/v1/types": {"post": {
+            "tags": ["Schema"], "operationId": "declare_type",
+            "summary": "Declare a record type without code, in this instance's layer (administrators)",
+            "requestBody": body({"key": text, "label": text, "plural_label": text, "plural": text,
+                                 "title_fields": {"type": "array", "items": text}, "description": text,
+                                 "timeline": {"type": "boolean"}, "pipeline": text},
+                                ("key", "label", "plural_label", "plural")),
+            "responses": {**answer("201", "The type, as GET /types/{type_key} shows it"), **_errors(*writes)}}},
+        "/api/v1/types/{type_key}": {"delete": {
+            "tags": ["Schema"], "operationId": "remove_type",
+            "summary": "Remove a type declared here (409 while it holds records, unless purge=true)",
+            "parameters": path("type_key") + [{"name": "purge", "in": "query", "required": False,
+                                               "schema": {"type": "boolean"}}],
+            "responses": {**removed, **_errors("400", "401", "403", "404", "409")}}},
+        "/api/v1/terms": {"get": {
+            "tags": ["Schema"], "operationId": "list_terms", "summary": "Renamed labels (administrators)",
+            "responses": {**answer("200", "Terms", {"type": "object", "required": ["data"], "properties": {
+                "data": {"type": "array", "items": term}}}), **_errors("401", "403")}}},
+        "/api/v1/terms/{target}": {
+            "parameters": [{"name": "target", "in": "path", "required": True, "schema": text,
+                            "description": "type:<key>, field:<type>.<name> or stage:<pipeline>.<stage>"}],
+            "put": {"tags": ["Schema"], "operationId": "set_term",
+                    "summary": "Rename a type, field or stage (its key never changes)",
+                    "requestBody": body({"label": text, "plural_label": text}, ("label",)),
+                    "responses": {**answer("200", "The term", term), **_errors(*writes)}},
+            "delete": {"tags": ["Schema"], "operationId": "delete_term", "summary": "Remove a local term",
+                       "responses": {**removed, **_errors("401", "403", "404", "409")}}},
+        "/api/v1/pipelines": {"post": {
+            "tags": ["Pipelines"], "operationId": "create_pipeline", "summary": "Add a local pipeline on a record type",
+            "requestBody": body({"key": text, "record_type": text, "label": text,
+                                 "stages": {"type": "array", "items": {"type": "object", "properties": stage_body}}},
+                                ("key", "record_type", "label", "stages")),
+            "responses": {**answer("201", "The pipeline"), **_errors(*writes)}}},
+        "/api/v1/pipelines/{key}/stages": {"parameters": path("key"), "post": {
+            "tags": ["Pipelines"], "operationId": "add_stage",
+            "summary": "Add a local stage at a position (0 first) or after a stage (default last)",
+            "requestBody": body(stage_body, ("key", "label")),
+            "responses": {**answer("201", "The stage"), **_errors(*writes)}}},
+        "/api/v1/pipelines/{key}/stages/{stage}": {
+            "parameters": path("key", "stage"),
+            "patch": {"tags": ["Pipelines"], "operationId": "change_stage",
+                      "summary": "Change a stage's probability or position, a local stage's label",
+                      "requestBody": body({"label": text, "probability": {"type": "integer"},
+                                           "position": {"type": "integer"}}),
+                      "responses": {**answer("200", "The stage"), **_errors(*writes)}},
+            "delete": {"tags": ["Pipelines"], "operationId": "remove_stage",
+                       "summary": "Remove a local stage (409 while records sit in it)",
+                       "responses": {**removed, **_errors("401", "403", "404", "409")}}},
+        "/api/v1/types/{type_key}/fields/{name}/choices": {"parameters": path("type_key", "name"), "post": {
+            "tags": ["Schema"], "operationId": "add_choice", "summary": "Add a choice to a choice field",
+            "requestBody": body({"key": text, "label": text}, ("key",)),
+            "responses": {**answer("201", "The choice", choice), **_errors(*writes)}}},
+        "/api/v1/types/{type_key}/fields/{name}/choices/{key}": {"parameters": path("type_key", "name", "key"), "delete": {
+            "tags": ["Schema"], "operationId": "remove_choice",
+            "summary": "Remove a choice added here (409 while records hold it)",
+            "responses": {**removed, **_errors("401", "403", "404", "409", "422")}}},
+        "/api/v1/views": {
+            "get": {"tags": ["Schema"], "operationId": "list_views", "summary": "Views shared with everyone",
+                    "parameters": [{"name": "record_type", "in": "query", "required": False, "schema": text}],
+                    "responses": {**answer("200", "Shared views", {"type": "object", "required": ["data"], "properties": {
+                        "data": {"type": "array", "items": view}}}), **_errors("401", "403")}},
+            "post": {"tags": ["Schema"], "operationId": "add_view",
+                     "summary": "Share a list view (a list query string) with everyone",
+                     "requestBody": body({"record_type": text, "name": text, "query": text},
+                                         ("record_type", "name", "query")),
+                     "responses": {**answer("201", "The view", view), **_errors(*writes)}}},
+        "/api/v1/views/{view_id}": {
+            "parameters": [{"name": "view_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "delete": {"tags": ["Schema"], "operationId": "remove_view", "summary": "Remove a local shared view",
+                       "responses": {**removed, **_errors("401", "403", "404", "409")}}},
     }
 
 

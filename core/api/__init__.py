@@ -161,4 +161,4 @@ def _unexpected(exc):
     return json_response({"error": {"code": "internal_error", "message": "Something went wrong on our side."}}, 500)
 
 
-from . import admin, audit, automation, meta, privacy, records, webhooks  # noqa: E402,F401  (routes register on import)
+from . import admin, audit, automation, layer, meta, privacy, records, webhooks  # noqa: E402,F401  (routes register on import)

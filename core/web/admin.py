@@ -463,37 +463,6 @@ def purge_jobs():
     return redirect(url_for("admin.job_queue"))
 
 
-# Automation -----------------------------------------------------------------------------
-
-RUNS_SHOWN = 50
-
-
-@bp.get("/admin/automation")
-@admin_only
-def automation_rules():
-    from .. import automation
-
-    return render("admin/automation.html", title="Automation", breadcrumbs=_crumbs(("Automation", None)),
-                  rules=automation.list_rules(), runs=automation.runs(limit=RUNS_SHOWN), shown=RUNS_SHOWN,
-                  failures=automation.runs(limit=RUNS_SHOWN, status="failed"))
-
-
-@bp.post("/admin/automation/<name>/switch")
-@admin_only
-def switch_automation_rule(name):
-    """Switch the rule with key ``name`` on (``enabled=1``) or off."""
-    from .. import automation
-
-    enabled = request.form.get("enabled") == "1"
-    try:
-        row = automation.change_rule(name, {"enabled": enabled})
-    except AccordError as exc:
-        flash(exc.message, "error")
-    else:
-        flash(f"{row.label} is now {'on' if enabled else 'off'}.")
-    return redirect(url_for("admin.automation_rules"))
-
-
 # Vertical packs -------------------------------------------------------------------------
 
 
@@ -575,3 +544,6 @@ def _flash_refusal(exc):
 def _crumbs(*trail):
     return [("Administration", url_for("admin.index")), *trail]
 
+
+from . import admin_automation  # noqa: E402,F401  (the /admin/automation pages hang on this blueprint)
+from . import layer  # noqa: E402,F401  (the /admin/layer pages hang on this blueprint)

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, flash, g, redirect, request
 from sqlalchemy import delete, or_, select
 from werkzeug.datastructures import MultiDict
 
-from .. import permissions, search
+from .. import local_layer, permissions, search
 from ..db import db
 from ..errors import AccordError, BadRequest, Conflict, NotFound, RecordInvalid
 from ..models import SavedView, User
@@ -262,20 +262,28 @@ def restore(plural, record_id):
 
 @bp.post("/<plural>/views", endpoint="save_view")
 def save_view(plural):
-    """Keep the current filters and sort under a name, for this user only."""
+    """Keep the current filters and sort under a name, for this user only; an administrator
+    may share it with everyone (a shared view of the instance's own layer)."""
     rt = type_at(plural)
     args = MultiDict([(k, v) for k, v in _posted_query().items(multi=True) if k != "cursor"])
     name = request.form.get("name", "").strip()
+    shared = request.form.get("shared") == "1" and g.accord_user.is_admin
     try:
         _check_view(rt, name, args)
-        with write_unit() as session:
-            session.add(SavedView(user_id=g.accord_user.id, record_type=rt.key, name=name, query=_encode(args)))
+        if shared:
+            local_layer.add_shared_view({"record_type": rt.key, "name": name, "query": _encode(args)})
+        else:
+            with write_unit() as session:
+                session.add(SavedView(user_id=g.accord_user.id, record_type=rt.key, name=name, query=_encode(args)))
     except Conflict:
         return _page(rt, args, status=422, view_error=f"You already have a view called “{name}”; choose another name.",
                      view_name=name)
+    except RecordInvalid as exc:
+        return _page(rt, args, status=422, view_error=" ".join(" ".join(map(str, r)) for r in exc.fields.values()),
+                     view_name=name)
     except Refused as exc:
         return _page(rt, args, status=422, view_error=str(exc), view_name=name)
-    flash(f"Saved the view “{name}”.")
+    flash(f"Shared the view “{name}” with everyone." if shared else f"Saved the view “{name}”.")
     return redirect(_url(f"/{rt.plural}", args))
 
 

@@ -29,7 +29,8 @@ CONFIG = schemathesis.Config.from_dict({"checks": {"negative_data_rejection": {"
 EXAMPLES_PER_MODE = 12
 MINIMUM_CASES = 1000
 SHOWN_FAILURES = 20
-SCHEMA_CHANGING = {"add_field", "remove_field"}
+SCHEMA_CHANGING = {"add_field", "remove_field", "declare_type", "remove_type", "set_term", "delete_term",
+                   "create_pipeline", "add_stage", "change_stage", "remove_stage", "add_choice", "remove_choice"}
 
 
 def _seed(api):

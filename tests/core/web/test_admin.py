@@ -71,7 +71,8 @@ def plugin_status(app, name):
 
 def test_every_admin_page_refuses_anyone_but_an_administrator(app):
     _, browser = sign_in(app, "agent@example.com", "Alex Agent", is_admin=False)
-    sample = {"name": "midnight", "type_key": "contact"}
+    sample = {"name": "midnight", "type_key": "contact", "key": "property", "pipeline": "sales", "stage": "lead",
+              "view_id": 1}
     checked = 0
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("admin."):
