@@ -144,11 +144,12 @@ def export_records(type_key, fmt, stream, trashed=False, actor=None):
     if trashed:
         args["trashed"] = "true"
     written = 0
+    present = permissions.presenter(actor, rt)
     while True:
         rows, cursor = run_list(rt, MultiDict(args), actor=actor)
         written += len(rows)
         for row in rows:
-            document = permissions.present(actor, record_from_row(rt, row))
+            document = present(record_from_row(rt, row))
             if fmt == "jsonl":
                 stream.write(json.dumps(document, ensure_ascii=False) + "\n")
                 continue

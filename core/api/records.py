@@ -39,7 +39,8 @@ def list_records(plural):
         search_ids = search.matching_ids(db.session, rt.key, request.args["q"])
     actor = current_actor()
     rows, next_cursor = run_list(rt, request.args, search_ids, actor=actor)
-    data = [permissions.present(actor, record_from_row(rt, row)) for row in rows]
+    present = permissions.presenter(actor, rt)
+    data = [present(record_from_row(rt, row)) for row in rows]
     return json_response({"data": data, "next_cursor": next_cursor})
 
 
@@ -157,7 +158,8 @@ def timeline(plural, record_id):
     args.setdefault("sort", "-occurred_at")
     rows, next_cursor = run_list(activity, args, search_ids=None, extra=[regarding(catalog, rt, record_id)],
                                  actor=actor)
-    data = [permissions.present(actor, record_from_row(activity, row)) for row in rows]
+    present = permissions.presenter(actor, activity)
+    data = [present(record_from_row(activity, row)) for row in rows]
     return json_response({"data": data, "next_cursor": next_cursor})
 
 

@@ -229,7 +229,8 @@ def _timeline_rows(catalog, rt, record_id, cursor):
         rows, next_cursor = run_list(activity, args, extra=[regarding(catalog, rt, record_id)], actor=g.accord_actor)
     except BadRequest:
         abort(400, description="This link to older activities is out of date; open the record again.")
-    return [permissions.conceal(g.accord_actor, record_from_row(activity, row)) for row in rows], next_cursor
+    conceal = permissions.concealer(g.accord_actor, activity)
+    return [conceal(record_from_row(activity, row)) for row in rows], next_cursor
 
 
 def _timeline_item(catalog, rt, record, activity, titles):

@@ -116,7 +116,8 @@ def _fetch(rt, args, trashed):
         rows, next_cursor = run_list(rt, query_args, search_ids, actor=g.accord_actor)
     except (BadRequest, RecordInvalid) as exc:
         return [], None, exc.fields or {"": [exc.message]}
-    return [permissions.conceal(g.accord_actor, record_from_row(rt, row)) for row in rows], next_cursor, {}
+    conceal = permissions.concealer(g.accord_actor, rt)
+    return [conceal(record_from_row(rt, row)) for row in rows], next_cursor, {}
 
 
 def _title_label(rt):
