@@ -1009,7 +1009,7 @@ def verticals_show(obj, name):
 def verticals_export(obj, name, directory, version, title):
     """Write this instance's own layer (fields, types, terms, picklists, shared views,
     widgets, help, roles, rules and stages its admins added) as vertical pack NAME."""
-    from accord.core.verticals import export_local_layer
+    from accord.core.pack_export import export_local_layer
 
     with obj.app.app_context():
         folder = export_local_layer(name, directory, version=version, title=title)
@@ -1051,7 +1051,7 @@ def verticals_diff(ctx, name, as_json):
     per change (+ add, ~ change, - remove, = shared); problems go to stderr, exit 1."""
     import json
 
-    from accord.core.changesets import plan, problem_line
+    from accord.core.pack_plan import plan, problem_line
 
     pack = _pack_or_exit(ctx, name)
     with ctx.find_object(Context).app.app_context():
@@ -1105,7 +1105,8 @@ def verticals_apply(ctx, name, force, export_dir):
 def verticals_revert(ctx, name, force, export_dir, dry_run):
     """Undo exactly what vertical pack NAME changed (every version of it applied here),
     restoring relabelled stages and terms; refused while a pack applied later builds on it."""
-    from accord.core.changesets import PackRefused, held_text, refusal_lines, revert, revert_plan
+    from accord.core.changesets import PackRefused, refusal_lines, revert, revert_plan
+    from accord.core.pack_data import held_text
 
     with ctx.find_object(Context).app.app_context():
         if dry_run:

@@ -4,8 +4,8 @@ administrators add through the API or the admin pages.
 Everything here writes rows with origin ``"local"`` through the functions the changeset
 engine uses (:func:`~accord.core.declared_types.declare_type`, the ``term``,
 ``picklist_value``, ``saved_view`` and ``pipeline_stage`` rows), so a pack applied later
-never overwrites them (:mod:`accord.core.changesets` reports the conflict) and
-:func:`accord.core.verticals.export_local_layer` writes them out as a pack another
+never overwrites them (:mod:`accord.core.pack_plan` reports the conflict) and
+:func:`accord.core.pack_export.export_local_layer` writes them out as a pack another
 instance can apply.
 
 Objects a pack made or changed belong to that pack: they are refused here, naming the
@@ -88,7 +88,7 @@ def pack_owner(session, target, origin=None):
     """The pack that owns ``target`` (a changeset target such as ``stage:sales.won``): the
     one named by ``origin`` (``pack:<name>``), else the newest active changeset that
     changed it; ``None`` when no pack does."""
-    from .changesets import Ledger
+    from .pack_ledger import Ledger
 
     if origin and origin.startswith("pack:"):
         return origin[5:]
@@ -139,7 +139,7 @@ def remove_local_type(key, purge=False):
     """Remove a record type declared here, with its table, fields, labels, views and its
     own pipelines. Refused (409) while it holds records unless ``purge``, while a pack or
     an automation rule builds on it; a code or pack type is never removed here."""
-    from .changesets import Ledger
+    from .pack_ledger import Ledger
     from .declared_types import remove_type
 
     rt = current_accord().catalog().type(key)
@@ -578,8 +578,8 @@ def view_json(row):
 def view_query_problem(rt, query):
     """Why ``query`` cannot be a shared view's list query of ``rt``, or ``None``: the
     checks a pack's ``[[views]]`` get (so the view exports), then the list API's own."""
-    from .changesets import _query_problem
-    from .verticals import _check_query, _Reader
+    from .pack_plan import _query_problem
+    from .pack_schema import _check_query, _Reader
 
     reader = _Reader("query")
     _check_query(reader, query, "query")

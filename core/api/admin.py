@@ -5,7 +5,7 @@ background jobs, retried and purged; ``/api/v1/admin/roles``: the roles and thei
 
 from flask import current_app, request
 
-from .. import changesets, jobs, lifecycle
+from .. import changesets, jobs, lifecycle, pack_plan
 from ..accounts import define_role, remove_role, roles
 from ..errors import BadRequest, Forbidden, RecordInvalid
 from . import api, current_actor, json_response, request_json
@@ -143,7 +143,7 @@ def list_verticals():
 def vertical_diff(name):
     """What applying the pack would change, its problems and conflicts (nothing changes)."""
     _require_admin()
-    return json_response(changesets.plan(changesets.pack_named(name)).to_json())
+    return json_response(pack_plan.plan(changesets.pack_named(name)).to_json())
 
 
 @api.post("/admin/verticals/<name>/apply")

@@ -480,14 +480,14 @@ def verticals():
 def vertical(name):
     """One pack: what applying it would change (its diff, problems and conflicts), what it
     changed here and what reverting it would undo, with the buttons to do either."""
-    from .. import changesets
+    from .. import changesets, pack_plan
 
     entry = next((e for e in changesets.pack_report() if e["name"] == name), None)
     if entry is None:
         abort(404, description=f"There is no vertical pack {name!r}.")
     planned = undo = None
     if entry["status"] not in ("broken", "missing"):
-        planned = changesets.plan(changesets.pack_named(name))
+        planned = pack_plan.plan(changesets.pack_named(name))
     if entry["applied_version"]:
         undo = changesets.revert_plan(name)
     return render("admin/vertical.html", title=entry["title"],

@@ -3,7 +3,7 @@ listed by kind, with the forms to add a record type, rename a term, add a stage 
 choice, remove what was added here, and download the whole layer as a vertical pack.
 
 The views call :mod:`accord.core.local_layer` (as the API does) and
-:func:`accord.core.verticals.export_local_layer`; they hang on the admin blueprint, so
+:func:`accord.core.pack_export.export_local_layer`; they hang on the admin blueprint, so
 they are administrators' pages like the others."""
 
 import io
@@ -190,7 +190,8 @@ def layer_remove_view(view_id):
 def layer_export():
     """The layer as a pack folder, zipped: ``<name>/vertical.toml``, ready for
     ``accord verticals apply`` on another instance once unpacked into its ``verticals/``."""
-    from ..verticals import PackInvalid, export_local_layer
+    from ..pack_export import export_local_layer
+    from ..verticals import PackInvalid
 
     form = request.form
     name = form.get("name", "").strip()

@@ -48,7 +48,7 @@ def environment(theme_name):
 
 
 def _pack_templates():
-    from ..changesets import applied_templates
+    from ..pack_ledger import applied_templates
     from ..db import db
 
     return applied_templates(db.session)

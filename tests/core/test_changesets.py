@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from accord.core import changesets
+from accord.core import changesets, pack_ledger, pack_plan
 from accord.core.db import db
 from accord.core.errors import Conflict
 from accord.core.records import Actor, write_unit
@@ -84,7 +84,7 @@ def revert(app, name, **kwargs):
 
 
 def plan(app, pack):
-    return run(app, changesets.plan, pack)
+    return run(app, pack_plan.plan, pack)
 
 
 def refusal(app, function, *args, **kwargs):
@@ -122,7 +122,7 @@ def test_the_plan_lists_every_change_and_writes_nothing(app, seeded, tmp_path):
     assert "+ choice activity.kind: showing ('Showing')" in lines
     assert "+ rule new_property_check (\"Check a new property's details\")" in lines
     kinds = [change.kind for change in planned.changes]
-    assert kinds == sorted(kinds, key=changesets.ORDER.index)
+    assert kinds == sorted(kinds, key=pack_ledger.ORDER.index)
     assert dump(app) == before
 
 

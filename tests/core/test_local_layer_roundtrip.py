@@ -8,9 +8,10 @@ import os
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from accord.core import changesets
+from accord.core import changesets, pack_plan
 from accord.core.errors import Conflict
-from accord.core.verticals import export_local_layer, load_pack_from
+from accord.core.pack_export import export_local_layer
+from accord.core.verticals import load_pack_from
 from accord.testing import api_client, close_app, make_user
 from api_helpers import add_field, count, create
 
@@ -131,7 +132,7 @@ def test_a_pack_never_overwrites_the_local_layer(app, api, tmp_path):
     (tmp_path / "rival" / "vertical.toml").write_text(RIVAL)
     pack = load_pack_from(tmp_path / "rival")
     with app.test_request_context():
-        planned = changesets.plan(pack)
+        planned = pack_plan.plan(pack)
         reasons = [c.reason for c in planned.conflicts]
         assert len(reasons) == 2 and all("own layer" in reason for reason in reasons), reasons
         with pytest.raises(Conflict):

@@ -11,9 +11,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from accord.core import verticals
-from accord.core.verticals import (PackInvalid, Problem, available_packs, export_local_layer, load_pack,
-                                   load_pack_from, term_target)
+from accord.core import pack_schema, verticals
+from accord.core.pack_export import export_local_layer
+from accord.core.verticals import (PackInvalid, Problem, available_packs, load_pack, load_pack_from,
+                                   term_target)
 from accord.testing import make_user
 
 REPO = Path(__file__).resolve().parents[2]
@@ -138,7 +139,7 @@ def test_a_complete_pack_is_read_and_normalised(tmp_path):
     assert pack.data_files == [folder / "data/01_property.csv", folder / "data/02_deal.csv"]
     assert [verticals.data_record_type(p) for p in pack.data_files] == ["property", "deal"]
     content = pack.content
-    assert set(content) == set(verticals.SECTIONS)
+    assert set(content) == set(pack_schema.SECTIONS)
     assert content["types"]["property"] == {
         "label": "Property", "plural_label": "Properties", "plural": "properties", "title_fields": ["address"],
         "description": "", "timeline": False, "pipeline": "viewings"}

@@ -71,14 +71,14 @@ def test_the_three_packs_are_built_in_and_valid():
 
 @pytest.mark.parametrize("name", sorted(PACKS))
 def test_a_pack_applies_loads_its_sample_data_shows_everywhere_and_reverts(app, admin, api, tmp_path, name):
-    from accord.core import changesets
+    from accord.core import changesets, pack_plan
     from accord.core.demo import load_sample_data
 
     expected = PACKS[name]
     pack = load_pack(name)
     with app.app_context():
-        planned = changesets.plan(pack)
-        assert planned.ok, [changesets.problem_line(p) for p in planned.problems + planned.conflicts]
+        planned = pack_plan.plan(pack)
+        assert planned.ok, [pack_plan.problem_line(p) for p in planned.problems + planned.conflicts]
         assert changesets.apply(pack, _actor(admin)).status == "applied"
         loaded = load_sample_data(pack, _actor(admin))
     files = {data_record_type(path): _rows_in(path) for path in pack.data_files}
@@ -141,7 +141,7 @@ def test_the_pack_of_the_authoring_guide_applies_and_reverts(app, admin, api, tm
     """docs/verticals.md walks through a pack; it must apply as written."""
     import re
 
-    from accord.core import changesets
+    from accord.core import changesets, pack_plan
     from accord.core.verticals import load_pack_from
 
     guide = (Path(__file__).parents[2] / "docs" / "verticals.md").read_text()
@@ -150,8 +150,8 @@ def test_the_pack_of_the_authoring_guide_applies_and_reverts(app, admin, api, tm
     (folder / "vertical.toml").write_text(re.findall(r"```toml\n(.*?)```", guide, flags=re.S)[0])
     pack = load_pack_from(folder)
     with app.app_context():
-        planned = changesets.plan(pack)
-        assert planned.ok, [changesets.problem_line(p) for p in planned.problems + planned.conflicts]
+        planned = pack_plan.plan(pack)
+        assert planned.ok, [pack_plan.problem_line(p) for p in planned.problems + planned.conflicts]
         changesets.apply(pack, _actor(admin))
     deal = api.post("/deals", json={"name": "Okafor–Lund wedding"}).json
     assert api.patch(f"/deals/{deal['id']}", json={"stage": "qualified"}).status_code == 200
