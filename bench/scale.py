@@ -78,7 +78,8 @@ WHAT_EACH_SIDE_DOES = {
         "generation), then the catalog of record types and fields (cached per process, checked against the "
         "generation)",
         "GET: parse and check the list arguments, the keyset query (same SQL as the baseline's), each row "
-        "turned into a record and its JSON by the field kinds, the cursor",
+        "straight to its JSON by the field kinds with the role's hidden fields emptied, the cursor; JSON "
+        "columns decoded and the page encoded with orjson",
         "POST: parse and validate every field by its kind (required, lengths, e-mail, choices, custom "
         "fields), record hooks (validate, before_save, after_commit), INSERT of the row, upsert of its search "
         "entry, 201 with Location and ETag",
@@ -87,7 +88,8 @@ WHAT_EACH_SIDE_DOES = {
         "bench/baseline_app.py under gunicorn with the same workers, threads, worker class and engine pool "
         "options (pool_pre_ping, pool_size 10); no authentication, no access log",
         "GET: the same SELECT (same columns, WHERE deleted_at IS NULL ORDER BY created_at DESC, id DESC "
-        "LIMIT 51), rows as the same flat JSON objects, the same cursor text",
+        "LIMIT 51), rows as the same flat JSON objects, the same cursor text; JSON through the standard "
+        "library (psycopg's and Flask's defaults)",
         "POST: the body's columns and custom fields as they come (no validation), one INSERT ... RETURNING, "
         "the same search-entry upsert as Accord's, commit, 201 with the row as JSON; no hooks",
     ],

@@ -8,7 +8,7 @@ from pathlib import Path
 import pluggy
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import defaults, discovery, headers, health, jobs, logs, metrics
+from . import defaults, discovery, headers, health, jobs, jsoncodec, logs, metrics
 from .config import load_config
 from .db import configure_engine, db
 from .records import RecordService
@@ -103,8 +103,8 @@ def _check_hooks(accord):
 
 def _engine_options(url):
     if url.startswith("sqlite"):
-        return {"connect_args": {"check_same_thread": False, "timeout": 10}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+        return {"connect_args": {"check_same_thread": False, "timeout": 10}, "json_deserializer": jsoncodec.loads}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10, "json_deserializer": jsoncodec.loads}
 
 
 def _plugin_name(plugin):

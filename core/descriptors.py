@@ -12,7 +12,7 @@ from functools import cached_property
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import mapped_column
 
-from .fields import KINDS
+from .fields import KINDS, Kind
 
 STANDARD_FIELDS = ("id", "created_at", "updated_at", "created_by", "owner_id", "version")
 
@@ -125,6 +125,20 @@ class RecordType:
         columns = tuple(name for name, f in self.fields.items() if not f.custom and name not in STANDARD_FIELDS)
         custom = tuple((name, f.kind_impl.from_storage) for name, f in self.fields.items() if f.custom)
         return columns, custom
+
+    @cached_property
+    def row_json_plan(self):
+        """``(name, custom, convert)`` of each field after the standard ones, in order: how
+        a selected row becomes the record's JSON without a :class:`Record` in between.
+        ``convert`` is ``None`` where the value already is its JSON: a column of a kind
+        whose JSON is its Python value, and every custom value (stored as its JSON)."""
+        plan = []
+        for name, f in self.fields.items():
+            if name in STANDARD_FIELDS:
+                continue
+            plain = f.custom or type(f.kind_impl).to_json is Kind.to_json
+            plan.append((name, f.custom, None if plain else f.kind_impl.to_json))
+        return tuple(plan)
 
     @property
     def writable_fields(self):

@@ -112,7 +112,8 @@ class Kind:
         return value
 
     def to_storage(self, value):
-        """A validated value to the JSON primitive kept in the ``custom`` column."""
+        """A validated value to the JSON primitive kept in the ``custom`` column: its JSON
+        form, which list pages and exports copy as they find it."""
         return self.to_json(value)
 
     def from_storage(self, raw):

@@ -244,9 +244,11 @@ def present(actor, record):
 
 
 def presenter(actor, rt):
-    """:func:`present` for the records of one type (see :func:`concealer`)."""
-    hide = concealer(actor, rt)
-    return lambda record: hide(record).to_json()
+    """:func:`present` for the selected rows of one type (see :func:`concealer`): a row
+    to the JSON the actor may see."""
+    from .records import row_json_maker
+
+    return row_json_maker(rt, hidden_fields(actor, rt))
 
 
 def only_readable(actor, catalog, hits):

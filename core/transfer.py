@@ -11,7 +11,7 @@ from . import audit, permissions
 from .accounts import find_user
 from .errors import BadRequest, NotFound, RecordInvalid
 from .query import MAX_LIMIT, run_list
-from .records import Actor, record_from_row
+from .records import Actor
 from .registry import current_accord
 
 
@@ -149,7 +149,7 @@ def export_records(type_key, fmt, stream, trashed=False, actor=None):
         rows, cursor = run_list(rt, MultiDict(args), actor=actor)
         written += len(rows)
         for row in rows:
-            document = present(record_from_row(rt, row))
+            document = present(row)
             if fmt == "jsonl":
                 stream.write(json.dumps(document, ensure_ascii=False) + "\n")
                 continue

@@ -8,6 +8,7 @@ import re
 from flask import Blueprint, Response, g, request
 from werkzeug.exceptions import HTTPException
 
+from .. import jsoncodec
 from ..errors import AccordError, BadRequest, Forbidden, HookFailed, Unauthorized
 from ..records import Actor, begin_write
 from ..registry import current_accord
@@ -29,8 +30,7 @@ HTTP_CODES = {
 
 def json_response(body, status=200, headers=None):
     """A JSON response serialised once, compactly."""
-    payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
-    return Response(payload, status=status, headers=headers, mimetype="application/json")
+    return Response(jsoncodec.dumps(body), status=status, headers=headers, mimetype="application/json")
 
 
 def request_json():

@@ -12,7 +12,6 @@ from ..db import db, utcnow
 from ..errors import BadRequest, Conflict, NotFound, PreconditionFailed, RecordInvalid
 from ..models import IdempotencyRecord, StageHistory
 from ..query import run_list
-from ..records import record_from_row
 from ..registry import current_accord
 from ..fields import format_datetime
 from . import api, current_actor, json_response, request_json, require_record_type
@@ -40,7 +39,7 @@ def list_records(plural):
     actor = current_actor()
     rows, next_cursor = run_list(rt, request.args, search_ids, actor=actor)
     present = permissions.presenter(actor, rt)
-    data = [present(record_from_row(rt, row)) for row in rows]
+    data = [present(row) for row in rows]
     return json_response({"data": data, "next_cursor": next_cursor})
 
 
@@ -159,7 +158,7 @@ def timeline(plural, record_id):
     rows, next_cursor = run_list(activity, args, search_ids=None, extra=[regarding(catalog, rt, record_id)],
                                  actor=actor)
     present = permissions.presenter(actor, activity)
-    data = [present(record_from_row(activity, row)) for row in rows]
+    data = [present(row) for row in rows]
     return json_response({"data": data, "next_cursor": next_cursor})
 
 

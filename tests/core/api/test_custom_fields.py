@@ -1,27 +1,8 @@
 """Custom fields added at run time through ``POST /api/v1/types/<type>/fields``: every kind
 appears at once, validates, round-trips, can be indexed, hidden, brought back and purged."""
 
-from api_helpers import add_field, assert_error, count, create, dialect, scalar, sql
+from api_helpers import KIND_CASES, add_field, assert_error, count, create, dialect, scalar, sql
 from accord.testing import api_client, make_user
-
-# One spec per kind, a good value with its JSON form as answered, and a bad value.
-KIND_CASES = {
-    "text": ({}, "hello", "hello", 42),
-    "long_text": ({}, "line one\nline two", "line one\nline two", {"a": 1}),
-    "integer": ({}, 42, 42, "42"),
-    "decimal": ({}, "12.5", "12.50", "twelve"),
-    "money": ({}, {"amount": "99.9", "currency": "USD"}, {"amount": "99.90", "currency": "USD"},
-              {"amount": "1", "currency": "dollars"}),
-    "date": ({}, "2025-02-28", "2025-02-28", "2025-02-30"),
-    "datetime": ({}, "2025-02-28T10:15:00+01:00", "2025-02-28T09:15:00.000000Z", "noon"),
-    "boolean": ({}, True, True, "yes"),
-    "choice": ({"choices": ["low", "high"]}, "high", "high", "medium"),
-    "multi_choice": ({"choices": ["red", "green", "blue"]}, ["red", "blue"], ["red", "blue"], ["red", "pink"]),
-    "email": ({}, "x@example.com", "x@example.com", "x-at-example"),
-    "phone": ({}, "+1 555 0100", "+1 555 0100", "phone me"),
-    "url": ({}, "https://example.com/x", "https://example.com/x", "example dot com"),
-    "reference": ({"reference": "organization"}, None, None, 999999),
-}
 
 
 def _type_fields(api, type_key):
