@@ -1195,7 +1195,8 @@ def themes_which(obj, template, theme_name):
             raise click.ClickException(f"there is no theme {theme_name!r}; installed: {', '.join(sorted(installed))}")
         path = which_template(theme_name, template)
     if path is None:
-        raise click.ClickException(f"{template}: not found in theme {theme_name}, the plugins or the core")
+        raise click.ClickException(f"{template}: not found in theme {theme_name}, the applied vertical packs, "
+                                   "the plugins or the core")
     click.echo(path)
 
 

@@ -206,7 +206,8 @@ def test_themes_list_use_and_which(accord):
     assert ok(accord("themes", "which", "base.html")).strip() == str(MIDNIGHT.resolve() / "templates" / "base.html")
     assert ok(accord("themes", "which", "partials/header.html")).strip() == str(CORE_TEMPLATES / "partials" / "header.html")
     assert ok(accord("themes", "which", "--theme", "default", "base.html")).strip() == str(CORE_TEMPLATES / "base.html")
-    refused(accord("themes", "which", "nope.html"), "nope.html: not found in theme midnight, the plugins or the core")
+    refused(accord("themes", "which", "nope.html"),
+            "nope.html: not found in theme midnight, the applied vertical packs, the plugins or the core")
     refused(accord("themes", "which", "--theme", "neon", "base.html"), "there is no theme 'neon'; installed: default, midnight")
     refused(accord("themes", "use", "neon"), "There is no theme 'neon'; installed: default, midnight.")
     assert "midnight" in ok(accord("themes", "list")).splitlines()[1]
