@@ -627,7 +627,7 @@ def webhooks_list(obj):
 @webhooks.command("add")
 @click.argument("url")
 @click.option("--event", "events", multiple=True,
-              help="created, updated, deleted, restored or stage_changed (repeat; default all).")
+              help="created, updated, deleted, restored, stage_changed or erased (repeat; default all).")
 @click.option("--type", "record_types", multiple=True, help="Only records of this type (repeat; default all).")
 @click.option("--description", default="")
 @click.option("--secret", default=None, help="The signing secret; default a generated one.")

@@ -491,7 +491,7 @@ class Job(db.Model):
     dispatched_at = mapped_column(UTCDateTime(), nullable=True, info={"pii": False})
 
 
-WEBHOOK_EVENTS = ("created", "updated", "deleted", "restored", "stage_changed")
+WEBHOOK_EVENTS = ("created", "updated", "deleted", "restored", "stage_changed", "erased")
 DELIVERY_STATUSES = ("pending", "delivered", "failed", "cancelled")
 
 

@@ -15,7 +15,8 @@ totals stay as they were. It also removes the copies Accord made of those fields
 records' audit entries (through the trail's redaction permits), webhook delivery
 bodies, job arguments, idempotency replay bodies and the search index, and it deletes
 outbox messages to the person's email addresses. All of it happens in one transaction,
-noted by one ``erased`` audit entry that names the fields emptied.
+noted by one ``erased`` audit entry that names the fields emptied, and by an ``erased``
+webhook event per record emptied, so the systems Accord sent copies to can erase theirs.
 
 Retention (``RETENTION_INACTIVE_DAYS``; 0 turns it off) erases contacts that neither they
 nor any record referring to them changed for that many days: a daily job, or
@@ -30,7 +31,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import and_, or_, select
 
-from . import audit, search
+from . import audit, search, webhooks
 from .db import db, utcnow
 from .errors import NotFound
 from .fields import MAX_ID, format_datetime
@@ -171,15 +172,17 @@ def _erase(session, contact, actor):
         handler["erase"](app, contact)
     held = [contact, *linked_records(contact.id)]
     records = current_accord().records
-    emptied, emails = [], set()
+    emptied, emails, anonymised = [], set(), []
     for record in held:
         emails |= {record.get(f.name) for f in personal_fields(record.type) if f.kind == "email" and record.get(f.name)}
         values = anonymous_values(record)
         if values:
-            records.anonymise(record, values)
+            anonymised.append((records.anonymise(record, values), values))
             emptied.append({"record_type": record.type.key, "record_id": record.id, "fields": sorted(values)})
     _redact_copies(session, held)
     audit.record_erasure(session, contact.id, emptied, actor)
+    for record, values in anonymised:
+        webhooks.record_erasure(session, record, values, actor)
     return emptied, emails
 
 

@@ -102,6 +102,17 @@ def record_events(session, record, event, changes, stage_move, actor):
             _store(session, body, targets)
 
 
+def record_erasure(session, record, fields, actor):
+    """Store the ``erased`` event of a record whose personal ``fields`` a privacy erasure
+    emptied, in the erasure's transaction: subscribed systems learn which copies to erase.
+    The event names the fields and carries the record as it is now, never a removed value."""
+    targets = [route.subscription_id for route in active_routes() if route.wants("erased", record.type.key)]
+    if targets:
+        body = _event_body("erased", record, {}, None, actor)
+        body["fields"] = sorted(fields)
+        _store(session, body, targets)
+
+
 def _event_body(name, record, changes, stage_move, actor):
     body = {
         "event_id": str(uuid.uuid4()), "event": name, "occurred_at": format_datetime(record.values["updated_at"]),

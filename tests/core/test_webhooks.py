@@ -4,6 +4,7 @@ subscription), signed, filtered by event and record type, retried until the rece
 is back, failed after the last attempt, replayed with the same event id, and cancelled
 when their subscription is switched off or deleted."""
 
+import json
 import re
 import time
 import uuid
@@ -19,7 +20,7 @@ from accord.core.models import Job
 from accord.core.records import Actor, write_unit
 from accord.core.registry import current_accord
 from accord.testing import close_app
-from api_helpers import count, dialect, in_app, sql
+from api_helpers import add_field, count, dialect, in_app, sql
 from webhook_receiver import running_receiver, signature_is_valid
 
 DEPLOY_GUIDE = Path(__file__).parents[2] / "docs" / "deploy.md"
@@ -113,6 +114,34 @@ def test_each_change_of_a_deal_arrives_as_its_event_with_the_record_as_the_api_a
     assert bodies[6]["record"] == restored and "deleted_at" not in restored
     listed = api.get(f"/admin/webhooks/{subscription['id']}/deliveries").json["data"]
     assert {d["status"] for d in listed} == {"delivered"}
+
+
+def test_an_erasure_tells_each_subscriber_which_fields_of_which_records_it_emptied(app, api, admin, receiver):
+    subscribe(api, receiver, "erasures", events=["erased"])
+    subscribe(api, receiver, "deals-only", events=["erased"], record_types=["deal"])
+    person = api.post("/contacts", json={"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
+                                         "phone": "+44 20 7946 0000", "city": "London"}).json
+    note = api.post("/activities", json={"kind": "note", "subject": "Met Ada at the exhibition",
+                                         "related_type": "contact", "related_id": person["id"]}).json
+    add_field(api, "deal", name="buyer_note", kind="text", pii=True)
+    deal = api.post("/deals", json={"name": "Engine", "contact_ids": [person["id"]], "buyer_note": "Ada pays"}).json
+    answer = api.post(f"/contacts/{person['id']}/erase")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    erased = {(e["record_type"], e["record_id"]): e["fields"] for e in answer.json["erased"]}
+    assert erased[("deal", deal["id"])] == ["buyer_note"]
+    assert ("contact", person["id"]) in erased and ("activity", note["id"]) in erased
+    send(app)
+
+    bodies = receiver.accepted("erasures")
+    assert {(b["record_type"], b["record_id"]): b["fields"] for b in bodies} == erased
+    assert {b["event"] for b in bodies} == {"erased"} and all(b["actor_id"] == admin.id for b in bodies)
+    contact_event = next(b for b in bodies if b["record_type"] == "contact")
+    assert contact_event["record"] == api.get(f"/contacts/{person['id']}").json
+    assert contact_event["record"]["city"] == "London", "what is not personal stays and is sent as it is"
+    for text in ("Ada", "Lovelace", "ada@example.com", "7946", "exhibition"):
+        assert not any(text in str(b) for b in bodies), text
+    assert [(b["record_type"], b["record_id"], b["fields"]) for b in receiver.accepted("deals-only")] == [
+        ("deal", deal["id"], ["buyer_note"])]
 
 
 def test_subscriptions_get_only_the_events_and_types_they_ask_for(app, api, receiver):
@@ -285,3 +314,27 @@ def test_the_migration_creates_what_the_models_declare(app):
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = [d for d in compare_metadata(context, db.metadata) if "webhook" in repr(d)]
     assert differences == [], (dialect(app), differences)
+
+
+def test_subscriptions_to_every_earlier_event_get_erased_events_after_the_upgrade(app, api, receiver):
+    from alembic import command
+    from accord.core.migrate import alembic_config
+
+    everything = subscribe(api, receiver, "everything")
+    some = subscribe(api, receiver, "some", events=["created", "deleted"])
+    only_erased = subscribe(api, receiver, "only-erased", events=["erased"])
+    assert everything["events"][-1] == "erased"
+
+    def events():
+        rows = sql(app, "SELECT id, events, active FROM webhook_subscription ORDER BY id")
+        return {row[0]: (row[1] if isinstance(row[1], list) else json.loads(row[1]), bool(row[2])) for row in rows}
+
+    with app.app_context(), db.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0014_verticals")
+    earlier = ["created", "updated", "deleted", "restored", "stage_changed"]
+    assert events() == {everything["id"]: (earlier, True), some["id"]: (["created", "deleted"], True),
+                        only_erased["id"]: ([], False)}
+    with app.app_context(), db.engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "heads")
+    assert events() == {everything["id"]: ([*earlier, "erased"], True), some["id"]: (["created", "deleted"], True),
+                        only_erased["id"]: ([], False)}

@@ -31,7 +31,7 @@ def test_admins_create_read_change_and_delete_webhooks(app, api, hook):
 
     own = api.post("/admin/webhooks", json={"url": "http://10.0.0.5:8080/in", "secret": "s" * 16})
     assert own.status_code == 201 and own.json["secret"] == "s" * 16
-    assert own.json["events"] == ["created", "updated", "deleted", "restored", "stage_changed"]
+    assert own.json["events"] == ["created", "updated", "deleted", "restored", "stage_changed", "erased"]
     assert own.json["record_types"] is None
 
     changed = api.patch(f"/admin/webhooks/{created['id']}", json={
