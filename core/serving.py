@@ -10,11 +10,21 @@ import logging
 from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from .config import load_config
 from .jobs import start_runner, stop_runner
 from .logs import logging_config
 from .metrics import empty_multiprocess_folder, forget_worker, prepare_multiprocess_folder
+
+
+class AppAccessLogger(Logger):
+    """Gunicorn's logger without gunicorn's access line: the app writes its own, which
+    knows the endpoint and the request id (see :func:`accord.core.logs.logging_config`).
+    Gunicorn's own would gather every header of each request only for its level to drop it."""
+
+    def access(self, resp, req, environ, request_time):
+        return None
 
 
 class AccordServer(BaseApplication):
@@ -49,6 +59,7 @@ def serve(settings, host="127.0.0.1", port=5000, workers=2, threads=4, log_forma
         "graceful_timeout": config["GRACEFUL_TIMEOUT"],
         "timeout": 60,
         "logconfig_dict": logging_config(config["LOG_FORMAT"] or log_format),
+        "logger_class": AppAccessLogger,
         "on_starting": lambda arbiter: empty_multiprocess_folder(metrics_folder),
         "child_exit": lambda arbiter, worker: forget_worker(worker.pid),
         "post_worker_init": lambda worker: start_runner(worker.wsgi),

@@ -122,3 +122,24 @@ def test_serving_settings_come_from_the_environment(tmp_path):
     assert settings["BROKER_URL"] == "amqp://guest:guest@127.0.0.1:5672//"
     with pytest.raises(ConfigError, match="ACCORD_GRACEFUL_TIMEOUT"):
         load_config(instance, environ={"ACCORD_GRACEFUL_TIMEOUT": "soon"})
+
+
+def test_gunicorn_builds_no_access_line_of_its_own(tmp_path):
+    """The app writes the access line; gunicorn's, which its level drops under ``accord
+    serve``, would still read every header of every request first."""
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    from accord.core.serving import AppAccessLogger
+
+    class Untouchable:
+        def __getattr__(self, name):
+            raise AssertionError(f"gunicorn read {name!r} of the request")
+
+    config = Config()
+    config.set("accesslog", str(tmp_path / "gunicorn-access.log"))
+    config.set("logger_class", AppAccessLogger)
+    assert config.logger_class is AppAccessLogger
+    AppAccessLogger(config).access(Untouchable(), Untouchable(), {}, Untouchable())
+    with pytest.raises(AssertionError, match="gunicorn read"):
+        Logger(config).access(Untouchable(), Untouchable(), {}, Untouchable())
