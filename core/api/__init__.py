@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import jsoncodec
 from ..errors import AccordError, BadRequest, Forbidden, HookFailed, Unauthorized
+from ..query import MAX_LIMIT
 from ..records import Actor, begin_write
 from ..registry import current_accord
 from ..tokens import authenticate
@@ -31,6 +32,32 @@ HTTP_CODES = {
 def json_response(body, status=200, headers=None):
     """A JSON response serialised once, compactly."""
     return Response(jsoncodec.dumps(body), status=status, headers=headers, mimetype="application/json")
+
+
+def newest_first_page(fetch, to_json):
+    """A page of a log newest first (webhook deliveries, rule runs): ``limit`` (1 to
+    ``MAX_LIMIT``, default 50) and ``cursor`` (the ``next_cursor`` of the page before) come
+    from the query string; ``fetch(limit, before_id)`` returns up to ``limit`` rows by
+    descending id, ``before_id`` ``None`` for the first page."""
+    limit = _whole_number_arg("limit", 50, 1, MAX_LIMIT)
+    before = _whole_number_arg("cursor", None, 1, 2**63 - 1)
+    rows = fetch(limit + 1, before)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return json_response({"data": [to_json(row) for row in rows], "next_cursor": str(rows[-1].id) if more else None})
+
+
+def _whole_number_arg(name, default, low, high):
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number.", {name: ["Not a whole number."]}) from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}.", {name: ["Out of range."]})
+    return value
 
 
 def request_json():

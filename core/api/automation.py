@@ -6,8 +6,7 @@ from flask import Response, request
 
 from .. import automation
 from ..errors import BadRequest, Forbidden
-from ..query import MAX_LIMIT
-from . import api, current_actor, json_response, request_json
+from . import api, current_actor, json_response, newest_first_page, request_json
 
 RUN_STATUSES = ("ok", "failed")
 
@@ -56,23 +55,5 @@ def list_automation_runs():
     status = request.args.get("status")
     if status is not None and status not in RUN_STATUSES:
         raise BadRequest(f"status must be one of {', '.join(RUN_STATUSES)}.", {"status": ["Unknown status."]})
-    limit = _whole_number("limit", 50, 1, MAX_LIMIT)
-    before = _whole_number("cursor", None, 1, 2**63 - 1)
-    rows = automation.runs(request.args.get("rule"), limit + 1, before, status)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return json_response({"data": [automation.run_json(row) for row in rows],
-                          "next_cursor": str(rows[-1].id) if more else None})
-
-
-def _whole_number(name, default, low, high):
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a whole number.", {name: ["Not a whole number."]}) from None
-    if not low <= value <= high:
-        raise BadRequest(f"{name} must be between {low} and {high}.", {name: ["Out of range."]})
-    return value
+    return newest_first_page(lambda limit, before: automation.runs(request.args.get("rule"), limit, before, status),
+                             automation.run_json)

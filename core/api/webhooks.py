@@ -4,27 +4,13 @@ and replay them. Administrators only."""
 from flask import Response, request
 
 from .. import webhooks
-from ..errors import BadRequest, Forbidden
-from ..query import MAX_LIMIT
-from . import api, current_actor, json_response, request_json
+from ..errors import Forbidden
+from . import api, current_actor, json_response, newest_first_page, request_json
 
 
 def _require_admin():
     if not current_actor().is_admin:
         raise Forbidden("Only administrators manage webhooks.")
-
-
-def _whole_number(name, default, low, high):
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a whole number.", {name: ["Not a whole number."]}) from None
-    if not low <= value <= high:
-        raise BadRequest(f"{name} must be between {low} and {high}.", {name: ["Out of range."]})
-    return value
 
 
 @api.get("/admin/webhooks")
@@ -64,14 +50,10 @@ def delete_webhook(subscription_id):
 def list_deliveries(subscription_id):
     """Newest first; ``status``, ``event_id``, ``limit`` and ``cursor`` (from ``next_cursor``)."""
     _require_admin()
-    limit = _whole_number("limit", 50, 1, MAX_LIMIT)
-    before = _whole_number("cursor", None, 1, 2**63 - 1)
-    rows = webhooks.deliveries(subscription_id, request.args.get("status"), request.args.get("event_id"),
-                               limit + 1, before)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return json_response({"data": [webhooks.delivery_json(row) for row in rows],
-                          "next_cursor": str(rows[-1].id) if more else None})
+    return newest_first_page(
+        lambda limit, before: webhooks.deliveries(subscription_id, request.args.get("status"),
+                                                  request.args.get("event_id"), limit, before),
+        webhooks.delivery_json)
 
 
 @api.get("/admin/webhooks/deliveries/<int:delivery_id>")
