@@ -45,6 +45,7 @@ def local_layer(name, version, title):
     from sqlalchemy import select
 
     from .. import __version__
+    from .automation import rule_to_spec
     from .db import db
     from .models import (
         AutomationRule,
@@ -101,7 +102,7 @@ def local_layer(name, version, title):
     document["help"] = [_without_none({"key": row.key, "title": row.title, "body": row.body, "pages": row.pages,
                                        "group": row.group})
                         for row in rows(HelpTopicDefinition, HelpTopicDefinition.key)]
-    document["rules"] = [_rule(row) for row in rows(AutomationRule, AutomationRule.key)]
+    document["rules"] = [_without_none(rule_to_spec(row)) for row in rows(AutomationRule, AutomationRule.key)]
     requires = _required_plugins(document)
     if requires:
         document["pack"]["requires"] = requires
@@ -136,19 +137,6 @@ def _local_pipelines(session, local_pipelines, local, Pipeline, PipelineStage):
             entry["order"] = [row.key for row in every]
         found[pipeline.key] = entry
     return found
-
-
-def _rule(row):
-    rule = {"key": row.key, "label": row.label, "record_type": row.record_type, "trigger": row.trigger}
-    if row.trigger == "stage_entered":
-        rule["stage"] = row.trigger_value
-    elif row.trigger == "field_changed":
-        rule["field"] = row.trigger_value
-    rule.update(conditions=[_without_none(c) for c in row.conditions or ()],
-                actions=[_without_none(a) for a in row.actions or ()])
-    if not row.enabled:
-        rule["enabled"] = False
-    return _without_none(rule)
 
 
 def _without_none(value):
