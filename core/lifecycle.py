@@ -8,8 +8,6 @@ Nothing is checked by a plugin's own code before its manifest says it may run.
 
 import json
 import shutil
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import delete, inspect, select, text
@@ -24,6 +22,7 @@ from .pipelines import sync_pipelines
 from .plugin_settings import settings_of, validate_settings
 from .records import write_unit
 from .registry import PluginStartupFailed, RegistrationError, Registrations, bump_generation, current_accord
+from .transfer import custom_values, write_json_lines
 
 UNINSTALL_MODES = ("keep", "export", "purge")
 
@@ -480,42 +479,22 @@ def export_data(name, owned, export_to=None):
     if types:
         rows = db.session.execute(select(StageHistory).where(StageHistory.record_type.in_(types))
                                   .order_by(StageHistory.id)).scalars()
-        _write_lines(folder / "stage_history.jsonl", ({c.name: getattr(row, c.name) for c in StageHistory.__table__.columns}
+        write_json_lines(folder / "stage_history.jsonl", ({c.name: getattr(row, c.name) for c in StageHistory.__table__.columns}
                                                        for row in rows))
     for kind, object_name in owned:
         if kind == "table":
             rows = connection.execute(text(f'SELECT * FROM "{object_name}"')).mappings()
-            _write_lines(folder / f"{object_name}.jsonl", (dict(row) for row in rows))
+            write_json_lines(folder / f"{object_name}.jsonl", (dict(row) for row in rows))
         elif kind == "field":
             record_type, _, field_name = object_name.partition(".")
             rt = current_accord().catalog().type(record_type)
             if rt is None:
                 continue
             rows = connection.execute(text(f'SELECT id, custom FROM "{rt.table.name}"'))
-            _write_lines(folder / f"field.{object_name}.jsonl",
-                         ({"id": row.id, "value": _loads(row.custom).get(field_name)} for row in rows
-                          if _loads(row.custom).get(field_name) is not None))
+            write_json_lines(folder / f"field.{object_name}.jsonl",
+                         ({"id": row.id, "value": custom_values(row.custom).get(field_name)} for row in rows
+                          if custom_values(row.custom).get(field_name) is not None))
     return folder
-
-
-def _loads(value):
-    return json.loads(value) if isinstance(value, str) else (value or {})
-
-
-def _write_lines(path, rows):
-    with path.open("w", encoding="utf-8") as out:
-        for row in rows:
-            out.write(json.dumps(row, default=_json_default, ensure_ascii=False) + "\n")
-
-
-def _json_default(value):
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    raise TypeError(f"cannot export {type(value).__name__}")
 
 
 # Reports --------------------------------------------------------------------------------

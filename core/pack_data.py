@@ -12,8 +12,8 @@ from sqlalchemy import text
 from .db import utcnow
 from .fields import KINDS
 from .models import RecordTypeDefinition
-from .pack_ledger import _jsonable
 from .registry import current_accord
+from .transfer import custom_values, write_json_lines
 
 
 def values_held(session, table_name, names):
@@ -103,14 +103,14 @@ def export_holdings(session, pack_name, held, export_dir=None):
     for item in held:
         if item["kind"] == "type":
             rows = session.execute(text(f'SELECT * FROM "{item["table"]}" ORDER BY id')).mappings()
-            _write_lines(folder / f"{item['type']}.jsonl", ({**_without_custom(row), **_loads(row["custom"])}
+            write_json_lines(folder / f"{item['type']}.jsonl", ({**_without_custom(row), **custom_values(row["custom"])}
                                                              for row in rows))
         elif item["kind"] == "field":
             fields.setdefault((item["type"], item["table"]), []).append(item["field"])
     export_stages(session, folder, [item for item in held if item["kind"] == "stage"])
     for (type_key, table), names in fields.items():
         rows = session.execute(text(f'SELECT id, custom FROM "{table}" ORDER BY id'))
-        _write_lines(folder / f"{type_key}.fields.jsonl", _held_values(rows, names))
+        write_json_lines(folder / f"{type_key}.fields.jsonl", _held_values(rows, names))
     (folder / "pack.json").write_text(json.dumps({"pack": pack_name, "exported_at": stamp, "held": held}, indent=2),
                                       encoding="utf-8")
     return folder
@@ -118,7 +118,7 @@ def export_holdings(session, pack_name, held, export_dir=None):
 
 def _held_values(rows, names):
     for row in rows:
-        custom = _loads(row.custom)
+        custom = custom_values(row.custom)
         values = {name: custom[name] for name in names if custom.get(name) is not None}
         if values:
             yield {"id": row.id, **values}
@@ -126,16 +126,6 @@ def _held_values(rows, names):
 
 def _without_custom(row):
     return {key: value for key, value in row.items() if key != "custom"}
-
-
-def _loads(value):
-    return json.loads(value) if isinstance(value, str) else (value or {})
-
-
-def _write_lines(path, rows):
-    with path.open("w", encoding="utf-8") as out:
-        for row in rows:
-            out.write(json.dumps(row, default=_jsonable, ensure_ascii=False) + "\n")
 
 
 def _purge_values(session, table, name):

@@ -4,6 +4,8 @@ import csv
 import json
 import os
 import re
+from datetime import date, datetime
+from decimal import Decimal
 
 from werkzeug.datastructures import MultiDict
 
@@ -190,3 +192,27 @@ def spreadsheet_safe(text):
 def spreadsheet_text(cell):
     """The text :func:`spreadsheet_safe` neutralised: the quote it added is taken off."""
     return cell[1:] if cell[:1] == "'" and cell[1:2] in ESCAPED_STARTS else cell
+
+
+def write_json_lines(path, rows):
+    """Write ``rows`` (dicts) to ``path`` as JSON lines: the exports made of data about to
+    be dropped (a plugin purged, a vertical pack reverted). Times are ISO 8601, decimals
+    text and bytes hex; any other value that JSON cannot hold is refused."""
+    with path.open("w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, default=_exported_value, ensure_ascii=False) + "\n")
+
+
+def _exported_value(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"cannot export {type(value).__name__}")
+
+
+def custom_values(raw):
+    """A row's ``custom`` column as a dict, whether the driver decoded it or gave its text."""
+    return json.loads(raw) if isinstance(raw, str) else (raw or {})
